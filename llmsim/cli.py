@@ -1,0 +1,55 @@
+"""The `llmsim` command: argument parsing, subcommand dispatch, one-line errors and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from llmsim.errors import LlmsimError
+
+# Each module under llmsim/commands/ exposes `register(subparsers) -> None`; the parser it adds
+# sets `handler=callable(args) -> int` through `set_defaults`.
+COMMAND_MODULES: tuple[str, ...] = (
+    "llmsim.commands.replay",
+)
+
+EXIT_BAD_INPUT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="llmsim",
+        description="Discrete-event simulator of LLM inference serving clusters.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: with no arguments at all, replay the bundled example."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list:
+        args_list = ["replay"]
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if getattr(args, "handler", None) is None:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    debug = bool(getattr(args, "debug", False))
+    try:
+        return int(args.handler(args) or 0)
+    except LlmsimError as err:
+        if debug:
+            raise
+        print(f"llmsim: error: {err.one_line()}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
