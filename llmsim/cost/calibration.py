@@ -1,0 +1,79 @@
+"""Named calibration profiles: efficiency factors and overheads fitted from measured timings."""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+from importlib import resources
+
+import msgspec
+
+from llmsim.errors import ConfigError
+
+
+class CalibrationProfile(msgspec.Struct, frozen=True, kw_only=True):
+    """Fractions of peak reached and fixed costs; `none` is the pure roofline (1, 1, 0...)."""
+
+    name: str
+    compute_efficiency: float = 1.0
+    memory_efficiency: float = 1.0
+    attention_efficiency: float = 1.0  # extra factor on attention kernels (both bounds)
+    kernel_overhead_s: float = 0.0  # fixed cost added to every operator launch
+    iteration_overhead_s: float = 0.0  # scheduler, sampling, launch of one iteration
+    per_seq_overhead_s: float = 0.0  # per sequence in the batch (sampling, bookkeeping)
+    allreduce_efficiency: float = 1.0  # fraction of interconnect bandwidth an all-reduce reaches
+    hardware: str = "*"
+    source: str = ""
+    how: str = ""
+    fit_mape_pct: float | None = None
+    holdout_mape_pct: float | None = None
+
+    def __post_init__(self) -> None:
+        for field in ("compute_efficiency", "memory_efficiency", "attention_efficiency", "allreduce_efficiency"):
+            value = getattr(self, field)
+            if not 0.0 < value <= 1.5:
+                raise ConfigError(f"profile {self.name!r}: {value} out of range", field=field, expected="0 < x <= 1.5")
+
+
+NONE = CalibrationProfile(name="none", source="pure roofline", how="no calibration")
+
+
+class _CalibrationFile(msgspec.Struct):
+    profiles: list[CalibrationProfile]
+    default: dict[str, str]
+    about: str = ""
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped() -> _CalibrationFile:
+    data = resources.files("llmsim.cost").joinpath("data/calibration.json").read_bytes()
+    try:
+        return msgspec.json.decode(data, type=_CalibrationFile)
+    except (msgspec.ValidationError, msgspec.DecodeError) as err:
+        raise ConfigError(f"invalid calibration data: {err}", file="llmsim/cost/data/calibration.json") from None
+
+
+def profile_names() -> list[str]:
+    """Every selectable profile name, including `default` and `none`."""
+    return ["default", "none", *sorted(p.name for p in _shipped().profiles)]
+
+
+def default_profile_name(hw_id: str) -> str:
+    """The vLLM-class profile for a GPU: the first `default` pattern matching its id."""
+    for pattern, name in _shipped().default.items():
+        if fnmatch.fnmatchcase(hw_id, pattern):
+            return name
+    raise ConfigError(f"no default calibration for {hw_id!r}", file="llmsim/cost/data/calibration.json")
+
+
+def get_profile(name: str | None, hw_id: str) -> CalibrationProfile:
+    """Resolve `--calibration NAME` (None or `none` = pure roofline, `default` = per-GPU default)."""
+    if name is None or name == "none":
+        return NONE
+    if name == "default":
+        name = default_profile_name(hw_id)
+    for profile in _shipped().profiles:
+        if profile.name == name:
+            return profile
+    raise ConfigError(f"unknown calibration profile {name!r}", field="--calibration",
+                      expected="one of " + ", ".join(profile_names()))

@@ -1,0 +1,214 @@
+"""CostModel: roofline time of one serving-engine iteration on one GPU of a tensor-parallel group."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from llmsim.cost import operators as opmod
+from llmsim.cost.calibration import CalibrationProfile, get_profile
+from llmsim.cost.hardware import Hardware
+from llmsim.cost.model_spec import ModelSpec
+from llmsim.cost.operators import Op
+from llmsim.cost.precision import Precision
+from llmsim.errors import UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+_MEMO_LIMIT = 1 << 20  # entries per memo before it is cleared (bounds memory on huge runs)
+_LOGIT_ROWS_PROFILED = 256  # logits rows held during vLLM's memory profiling run (max_num_seqs)
+
+
+class CostModel:
+    """Time of iterations of `spec` on `hw` under TP, precision and a calibration profile."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        hw: Hardware,
+        *,
+        tp: int = 1,
+        precision: Precision = Precision(),
+        calibration: str | None = "default",
+    ) -> None:
+        if tp < 1:
+            raise UsageError(f"tensor parallelism must be >= 1, got {tp}", field="--tp")
+        self.spec, self.hw, self.tp, self.precision = spec, hw, tp, precision
+        self.profile: CalibrationProfile = get_profile(calibration, hw.id)
+        self.shard = opmod.shard(spec, tp)
+        self.weight_bytes_per_gpu = self._weight_bytes()
+        self.kv_bytes_per_token_per_gpu = int(math.ceil(opmod.kv_bytes_per_token(self.shard, precision) * spec.num_layers))
+        self._init_rates()
+        self._linear_memo: dict[int, float] = {}
+        self._decode_memo: dict[tuple[int, int], int] = {}
+        self._mixed_memo: dict[tuple[tuple[int, ...], tuple[int, ...], int, int], int] = {}
+
+    # ----- static figures -------------------------------------------------------------------
+    def _weight_bytes(self) -> int:
+        s, spec = self.shard, self.spec
+        experts = s.experts if s.experts else 0
+        mlp = s.mlp_matrices * s.hidden * (experts * s.expert_mlp if experts else s.mlp)
+        mlp += s.mlp_matrices * s.hidden * s.shared_mlp + s.hidden * s.experts
+        attn = s.hidden * (2 * s.q + 2 * s.kv)
+        layer = attn + mlp
+        tables = 1 if spec.tie_word_embeddings else 2
+        quantised = spec.num_layers * layer + tables * s.vocab * s.hidden
+        norms = (2 * spec.num_layers + 1) * s.hidden * 2
+        return int(math.ceil(quantised * self.precision.weight_bytes)) + norms
+
+    def activation_bytes_per_gpu(self, max_batched_tokens: int) -> int:
+        """Peak activation workspace of a forward pass over `max_batched_tokens` tokens."""
+        s, act = self.shard, self.precision.activation_bytes
+        mlp = s.expert_mlp * max(1, s.top_k) if s.experts else s.mlp
+        width = 2 * s.hidden + s.q + 2 * s.kv + s.mlp_matrices * mlp
+        logits = min(max_batched_tokens, _LOGIT_ROWS_PROFILED) * s.vocab * 4  # fp32 logits
+        return int(math.ceil(max_batched_tokens * width * act)) + logits
+
+    # ----- rates ----------------------------------------------------------------------------
+    def _init_rates(self) -> None:
+        p, hw, prof = self.precision, self.hw, self.profile
+        self.peak_flops = self._gemm_peak()
+        self.gemm_flops_per_s = self.peak_flops * prof.compute_efficiency
+        self.attn_flops_per_s = hw.peak_fp16_flops * prof.compute_efficiency * prof.attention_efficiency
+        self.bytes_per_s = hw.hbm_bandwidth_bytes_per_s * prof.memory_efficiency
+        self.attn_bytes_per_s = self.bytes_per_s * prof.attention_efficiency
+        # Decode attention is linear in keys: time = max(a_f, a_b) * keys + q_b * seqs, per layer.
+        keys_flops = opmod.attention_flops_per_pair(self.shard)
+        self._dec_flops_coef = keys_flops / self.attn_flops_per_s
+        self._dec_bytes_coef = opmod.kv_bytes_per_token(self.shard, p) / self.attn_bytes_per_s
+        self._dec_seq_coef = 2.0 * self.shard.q * p.activation_bytes / self.attn_bytes_per_s
+
+    def _gemm_peak(self) -> float:
+        p, hw = self.precision, self.hw
+        if p.activation_bits <= 8 and p.weight_bits <= 8:
+            if p.int_compute and hw.peak_int8_flops > 0:
+                return hw.peak_int8_flops
+            if not p.int_compute and hw.peak_fp8_flops > 0:
+                return hw.peak_fp8_flops
+        return hw.peak_fp16_flops
+
+    # ----- per-operator time -----------------------------------------------------------------
+    def op_time_s(self, op: Op) -> float:
+        """One execution of `op`: max(compute, memory) plus the fixed kernel overhead."""
+        if op.kind == "attention":
+            t = max(op.flops / self.attn_flops_per_s, op.bytes / self.attn_bytes_per_s)
+        else:
+            t = max(op.flops / self.gemm_flops_per_s, op.bytes / self.bytes_per_s)
+        return t + self.profile.kernel_overhead_s
+
+    def allreduce_s(self, tokens: int) -> float:
+        """One ring all-reduce of the hidden states of `tokens` tokens across the TP group."""
+        if self.tp == 1:
+            return 0.0
+        size_bytes = tokens * self.shard.hidden * self.precision.activation_bytes
+        bw = self.hw.interconnect_bandwidth_bytes_per_s * self.profile.allreduce_efficiency
+        return self.hw.interconnect_latency_s + 2.0 * (self.tp - 1) / self.tp * size_bytes / bw
+
+    def _fixed_s(self, tokens: int, seqs: int) -> float:
+        """Everything that depends only on token and sequence counts: linear ops, all-reduces, overheads."""
+        key = tokens * 65536 + seqs
+        cached = self._linear_memo.get(key)
+        if cached is not None:
+            return cached
+        total = 0.0
+        for op in opmod.linear_ops(self.shard, self.precision, tokens, seqs):
+            total += op.repeats * self.op_time_s(op)
+        total += 2 * self.spec.num_layers * self.allreduce_s(tokens)
+        total += self.profile.iteration_overhead_s + self.profile.per_seq_overhead_s * seqs
+        total += self.spec.num_layers * self.profile.kernel_overhead_s  # the attention kernel launch
+        if len(self._linear_memo) > _MEMO_LIMIT:
+            self._linear_memo.clear()
+        self._linear_memo[key] = total
+        return total
+
+    # ----- iterations -------------------------------------------------------------------------
+    def _decode_s(self, seqs: int, ctx_sum):  # noqa: ANN001, ANN202 - float or ndarray in and out
+        """Decode-only iteration seconds; identical arithmetic for scalars and numpy arrays."""
+        import numpy as np
+
+        keys = ctx_sum + seqs
+        attn = np.maximum(keys * self._dec_flops_coef, keys * self._dec_bytes_coef + seqs * self._dec_seq_coef)
+        return self._fixed_s(seqs, seqs) + attn * self.spec.num_layers
+
+    @staticmethod
+    def _to_ns(seconds):  # noqa: ANN001, ANN205
+        import numpy as np
+
+        return np.maximum(np.rint(np.asarray(seconds, dtype=np.float64) * 1e9), 1.0).astype(np.int64)
+
+    def decode_ns(self, seqs: int, ctx_sum: int) -> int:
+        """Memoised decode-only iteration of `seqs` sequences whose cached contexts sum to `ctx_sum`."""
+        key = (seqs, ctx_sum)
+        cached = self._decode_memo.get(key)
+        if cached is None:
+            import numpy as np
+
+            cached = int(self._to_ns(self._decode_s(seqs, np.array([ctx_sum], dtype=np.int64)))[0])
+            if len(self._decode_memo) > _MEMO_LIMIT:
+                self._decode_memo.clear()
+            self._decode_memo[key] = cached
+        return cached
+
+    def iteration_ns(
+        self, prefill_new: Sequence[int], prefill_cached: Sequence[int], decode_ctx: Sequence[int]
+    ) -> int:
+        """Nanoseconds of one mixed iteration: prefill chunks plus decode sequences (never empty)."""
+        seqs = len(decode_ctx)
+        ctx_sum = int(sum(decode_ctx))
+        if len(prefill_new) == 0:
+            return self.decode_ns(seqs, ctx_sum)
+        key = (tuple(prefill_new), tuple(prefill_cached), seqs, ctx_sum)
+        cached = self._mixed_memo.get(key)
+        if cached is None:
+            cached = self._mixed_ns(key[0], key[1], seqs, ctx_sum)
+            if len(self._mixed_memo) > _MEMO_LIMIT:
+                self._mixed_memo.clear()
+            self._mixed_memo[key] = cached
+        return cached
+
+    def _mixed_ns(self, new: tuple[int, ...], cached: tuple[int, ...], seqs: int, ctx_sum: int) -> int:
+        if len(new) != len(cached):
+            raise UsageError("prefill_new and prefill_cached differ in length")
+        tokens = sum(new) + seqs
+        total = self._fixed_s(tokens, seqs + len(new))
+        op = opmod.prefill_attention_op(self.shard, self.precision, new, cached, self.hw.onchip_buffer_bytes)
+        total += self.spec.num_layers * (self.op_time_s(op))
+        if seqs:
+            keys = ctx_sum + seqs
+            dec = max(keys * self._dec_flops_coef, keys * self._dec_bytes_coef + seqs * self._dec_seq_coef)
+            total += self.spec.num_layers * (dec + self.profile.kernel_overhead_s)
+        return max(1, int(round(total * 1e9)))
+
+    def decode_run_ns(self, decode_ctx: np.ndarray, k: int) -> np.ndarray:
+        """Per-iteration ns of k decode iterations with contexts growing by 1 each (bit-equal to step mode)."""
+        import numpy as np
+
+        ctx = np.asarray(decode_ctx, dtype=np.int64)
+        seqs = int(ctx.size)
+        ctx_sums = int(ctx.sum()) + seqs * np.arange(k, dtype=np.int64)
+        return self._to_ns(self._decode_s(seqs, ctx_sums))
+
+    # ----- conveniences -----------------------------------------------------------------------
+    def prefill_s(self, batch: int, input_len: int) -> float:
+        """Seconds of one iteration prefilling `batch` prompts of `input_len` tokens each."""
+        return self.iteration_ns([input_len] * batch, [0] * batch, []) / 1e9
+
+    def decode_step_s(self, batch: int, context_len: int) -> float:
+        """Seconds of one decode iteration of `batch` sequences with `context_len` cached tokens each."""
+        return self.decode_ns(batch, batch * context_len) / 1e9
+
+    def breakdown(
+        self, prefill_new: Sequence[int], prefill_cached: Sequence[int], decode_ctx: Sequence[int]
+    ) -> list[Op]:
+        """The operators of one iteration (per-layer ops once, with `repeats`), attention included."""
+        seqs = len(decode_ctx)
+        tokens = sum(prefill_new) + seqs
+        ops = opmod.linear_ops(self.shard, self.precision, tokens, seqs + len(prefill_new))
+        if len(prefill_new):
+            ops.append(opmod.prefill_attention_op(
+                self.shard, self.precision, prefill_new, prefill_cached, self.hw.onchip_buffer_bytes))
+        if seqs:
+            ops.append(opmod.decode_attention_op(self.shard, self.precision, seqs, int(sum(decode_ctx))))
+        return ops

@@ -1,0 +1,100 @@
+"""The GPU table: Hardware records loaded from shipped JSON data or a user hardware file."""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+from pathlib import Path
+
+import msgspec
+
+from llmsim.errors import ConfigError, InputFileError, UnknownHardwareError
+
+
+class Hardware(msgspec.Struct, frozen=True, kw_only=True):
+    """One GPU model: memory, bandwidths, tensor-core peaks and where the figures come from."""
+
+    id: str
+    name: str
+    memory_bytes: int
+    hbm_bandwidth_bytes_per_s: float
+    peak_fp16_flops: float
+    peak_fp8_flops: float = 0.0
+    peak_int8_flops: float = 0.0
+    onchip_buffer_bytes: int = 102400
+    interconnect: str = "pcie"
+    interconnect_bandwidth_bytes_per_s: float = 32e9
+    interconnect_latency_s: float = 20e-6
+    pcie_bandwidth_bytes_per_s: float = 32e9
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.interconnect not in ("nvlink", "pcie"):
+            raise ConfigError(
+                f"GPU {self.id!r}: interconnect {self.interconnect!r}",
+                field="interconnect",
+                expected="nvlink or pcie",
+            )
+        for field in ("memory_bytes", "hbm_bandwidth_bytes_per_s", "peak_fp16_flops"):
+            if getattr(self, field) <= 0:
+                raise ConfigError(f"GPU {self.id!r}: must be > 0", field=field)
+
+
+class _Table(msgspec.Struct):
+    gpus: list[Hardware]
+    about: str = ""
+
+
+def _decode_table(data: bytes, where: str) -> dict[str, Hardware]:
+    try:
+        table = msgspec.json.decode(data, type=_Table)
+    except msgspec.ValidationError as err:
+        raise ConfigError(f"invalid hardware table: {err}", file=where) from None
+    except msgspec.DecodeError as err:
+        raise InputFileError(f"not valid JSON: {err}", file=where) from None
+    return {gpu.id: gpu for gpu in table.gpus}
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped() -> dict[str, Hardware]:
+    data = resources.files("llmsim.cost").joinpath("data/hardware.json").read_bytes()
+    return _decode_table(data, "llmsim/cost/data/hardware.json")
+
+
+@functools.lru_cache(maxsize=16)
+def _user_table(path: str) -> dict[str, Hardware]:
+    """A user file holds either {"gpus": [...]} or a bare list of GPU objects."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as err:
+        raise InputFileError(f"cannot read hardware file: {err.strerror}", file=path) from None
+    try:
+        if isinstance(json.loads(raw), list):
+            raw = b'{"gpus": ' + raw + b"}"
+    except ValueError as err:
+        raise InputFileError(f"not valid JSON: {err}", file=path) from None
+    return _decode_table(raw, path)
+
+
+def hardware_table(hardware_file: str | None = None) -> dict[str, Hardware]:
+    """All known GPUs: the shipped table, overridden and extended by `hardware_file`."""
+    table = dict(_shipped())
+    if hardware_file is not None:
+        table.update(_user_table(str(hardware_file)))
+    return table
+
+
+def hardware_ids(hardware_file: str | None = None) -> list[str]:
+    """Every known GPU id, sorted."""
+    return sorted(hardware_table(hardware_file))
+
+
+def get_hardware(hw_id: str, hardware_file: str | None = None) -> Hardware:
+    """The Hardware for `hw_id`; unknown ids raise UnknownHardwareError listing the known ids."""
+    table = hardware_table(hardware_file)
+    try:
+        return table[hw_id]
+    except KeyError:
+        known = ", ".join(sorted(table))
+        raise UnknownHardwareError(f"unknown hardware {hw_id!r}", expected=f"one of {known}") from None
