@@ -13,6 +13,7 @@ from llmsim.errors import LlmsimError
 # sets `handler=callable(args) -> int` through `set_defaults`.
 COMMAND_MODULES: tuple[str, ...] = (
     "llmsim.commands.replay",
+    "llmsim.commands.workload",
 )
 
 EXIT_BAD_INPUT = 2

@@ -58,9 +58,17 @@ def with_arrivals(
     generated gaps when `rate` is set, or all zeros for an untimed trace. The window
     [start_s, start_s + duration_s) is cut on that timeline; the arrival is then
     (t - start_s) / time_scale. `limit` caps the number of requests yielded. `source` (the
-    trace's path) is named in errors about timestamps.
+    trace's path) is named in errors about timestamps. Invalid options raise UsageError here,
+    at the call, before any request is read.
     """
     validate(opts)
+    return _arrivals(requests, opts, rng, source)
+
+
+def _arrivals(
+    requests: Iterable[TraceRequest], opts: ArrivalOptions, rng: np.random.Generator, source: str | None
+) -> Iterator[tuple[int, TraceRequest]]:
+    """The generator behind `with_arrivals`, started once the options are known to be valid."""
     if opts.limit == 0:
         return
     timeline = _generated(requests, opts, rng) if opts.rate is not None else _own_times(requests, source)

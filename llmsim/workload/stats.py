@@ -1,0 +1,171 @@
+"""Trace statistics: request count, span, mean and peak arrival rates, token length percentiles."""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from collections.abc import Iterable
+from typing import NamedTuple
+
+import msgspec
+import numpy as np
+
+from llmsim.workload.arrivals import NS_PER_S
+from llmsim.workload.request import TraceRequest
+
+PERCENTILES = (50, 90, 95, 99)
+
+
+class LengthStats(msgspec.Struct, frozen=True, kw_only=True):
+    """Summary of one token-length column (numpy's default, linear-interpolated percentiles)."""
+
+    mean: float
+    min: int
+    p50: float
+    p90: float
+    p95: float
+    p99: float
+    max: int
+
+
+class TraceStats(msgspec.Struct, frozen=True, kw_only=True):
+    """What a trace looks like. Rates need arrival times; they are None for untimed traces.
+
+    Mean rate = requests / span. Peak rates count requests in fixed one-second and one-minute
+    bins that start at the first arrival.
+    """
+
+    requests: int
+    timed: bool
+    span_s: float | None
+    mean_rate_per_s: float | None
+    mean_rate_per_min: float | None
+    peak_rate_per_s: int | None
+    peak_rate_per_min: int | None
+    input_tokens: LengthStats
+    output_tokens: LengthStats
+    invalid_lengths: int
+    models: dict[str, int]
+
+
+def length_stats(values: np.ndarray) -> LengthStats:
+    """Mean, min, max and percentiles of a token-count array."""
+    p50, p90, p95, p99 = np.percentile(values, PERCENTILES).tolist()
+    return LengthStats(
+        mean=float(values.mean()),
+        min=int(values.min()),
+        p50=p50,
+        p90=p90,
+        p95=p95,
+        p99=p99,
+        max=int(values.max()),
+    )
+
+
+class TraceColumns(NamedTuple):
+    """The three numbers per request that statistics need, plus model counts."""
+
+    arrival_ns: np.ndarray
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+    models: Counter[str]
+
+
+def collect(arrivals: Iterable[tuple[int, TraceRequest]]) -> TraceColumns:
+    """Columns of (arrival_ns, request) pairs as `with_arrivals` yields them, in one pass.
+
+    Compact arrays grow as requests stream by; the requests themselves are not kept.
+    """
+    arrival_ns, inputs, outputs = array("q"), array("q"), array("q")
+    models: Counter[str] = Counter()
+    for t_ns, request in arrivals:
+        arrival_ns.append(t_ns)
+        inputs.append(request.input_tokens)
+        outputs.append(request.output_tokens)
+        models[request.model or "(none)"] += 1
+    return TraceColumns(
+        np.frombuffer(arrival_ns, dtype=np.int64),
+        np.frombuffer(inputs, dtype=np.int64),
+        np.frombuffer(outputs, dtype=np.int64),
+        models,
+    )
+
+
+def compute_stats(columns: TraceColumns, *, timed: bool) -> TraceStats:
+    """Statistics of collected columns; rates only when the arrivals are real (timed)."""
+    inputs, outputs = columns.input_tokens, columns.output_tokens
+    rates = _rates(columns.arrival_ns) if timed and inputs.size else _NO_RATES
+    return TraceStats(
+        requests=int(inputs.size),
+        timed=timed,
+        span_s=rates.span_s,
+        mean_rate_per_s=rates.mean_per_s,
+        mean_rate_per_min=None if rates.mean_per_s is None else rates.mean_per_s * 60.0,
+        peak_rate_per_s=rates.peak_per_s,
+        peak_rate_per_min=rates.peak_per_min,
+        input_tokens=length_stats(inputs),
+        output_tokens=length_stats(outputs),
+        invalid_lengths=int(np.count_nonzero((inputs <= 0) | (outputs <= 0))),
+        models=dict(columns.models.most_common()),
+    )
+
+
+def arrival_offsets_s(arrival_ns: np.ndarray) -> np.ndarray:
+    """Arrival times in seconds after the first arrival."""
+    return (arrival_ns - arrival_ns[0]) / NS_PER_S
+
+
+class _Rates(NamedTuple):
+    span_s: float | None
+    mean_per_s: float | None
+    peak_per_s: int | None
+    peak_per_min: int | None
+
+
+_NO_RATES = _Rates(None, None, None, None)
+
+
+def _rates(arrival_ns: np.ndarray) -> _Rates:
+    """Span, mean and peak rates of sorted arrival times in ns."""
+    offsets_s = arrival_offsets_s(arrival_ns)
+    span_s = float(offsets_s[-1])
+    return _Rates(
+        span_s=span_s,
+        mean_per_s=arrival_ns.size / span_s if span_s > 0 else None,
+        peak_per_s=peak_count(offsets_s, 1.0),
+        peak_per_min=peak_count(offsets_s, 60.0),
+    )
+
+
+def peak_count(offsets_s: np.ndarray, bin_s: float) -> int:
+    """The largest number of arrivals in one bin of `bin_s` seconds, bins starting at 0."""
+    return int(np.bincount(np.floor(offsets_s / bin_s).astype(np.int64)).max())
+
+
+def rate_series(offsets_s: np.ndarray, bin_s: float) -> np.ndarray:
+    """Arrivals per bin of `bin_s` seconds, for plotting rate over time."""
+    return np.bincount(np.floor(offsets_s / bin_s).astype(np.int64))
+
+
+def format_stats(stats: TraceStats, title: str) -> str:
+    """A short human-readable report."""
+    lines = [f"trace            {title}", f"requests         {stats.requests}"]
+    if stats.timed and stats.span_s is not None:
+        lines.append(f"span             {stats.span_s:.3f} s ({stats.span_s / 60:.1f} min)")
+        if stats.mean_rate_per_s is not None:
+            lines.append(
+                f"mean rate        {stats.mean_rate_per_s:.3f} req/s   {stats.mean_rate_per_min:.1f} req/min"
+            )
+        lines.append(f"peak rate        {stats.peak_rate_per_s} req/s   {stats.peak_rate_per_min} req/min")
+    else:
+        lines.append("span             untimed trace (no arrival times; give --arrival-rate)")
+    for name, lengths in (("input tokens", stats.input_tokens), ("output tokens", stats.output_tokens)):
+        lines.append(
+            f"{name:<17}mean {lengths.mean:.1f}  p50 {lengths.p50:g}  p90 {lengths.p90:g}"
+            f"  p95 {lengths.p95:g}  p99 {lengths.p99:g}  min {lengths.min}  max {lengths.max}"
+        )
+    if stats.invalid_lengths:
+        lines.append(f"invalid lengths  {stats.invalid_lengths} (token count <= 0; skipped when replayed)")
+    models = ", ".join(f"{name} {count}" for name, count in list(stats.models.items())[:5])
+    lines.append(f"models           {models}")
+    return "\n".join(lines)
