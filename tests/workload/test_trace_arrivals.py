@@ -149,3 +149,14 @@ def test_gamma_burstiness_sets_cv_and_keeps_mean() -> None:
     assert bursty.mean() == pytest.approx(0.25, rel=0.05)
     assert bursty.std() / bursty.mean() == pytest.approx(4.0, rel=0.1)
     assert _ks_statistic(bursty[:20_000], _gaps(4.0, None, 20_000, seed=4)) > 0.1
+
+
+def test_azure_code_trace_replays_its_own_times(shared_traces: Path) -> None:
+    """The whole Azure code trace: 8,819 arrivals from 0 to its last timestamp, rebased."""
+    path = str(shared_traces / "AzureLLMInferenceTrace_code.csv")
+    arrivals = [t_ns for t_ns, _ in with_arrivals(open_trace(path), ArrivalOptions(), np.random.default_rng(0))]
+    assert len(arrivals) == 8819
+    # 2023-11-16 18:17:03.9799600 to 19:14:19.9280160
+    assert arrivals[0] == 0 and arrivals[-1] == 3_435_948_056_000
+    fast = [t for t, _ in with_arrivals(open_trace(path), ArrivalOptions(time_scale=2.0), np.random.default_rng(0))]
+    assert fast[-1] == 1_717_974_028_000
