@@ -1,0 +1,45 @@
+"""The CostService actor: answers iteration-time queries from the roofline cost model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from llmsim.cost import CostModel, Precision, get_hardware, load_model_spec
+from llmsim.kernel.actor import Actor, handles
+from protocols.cost import CostQuery, CostReply, Deployment
+
+
+class CostServiceActor(Actor):
+    """Keeps one CostModel per deployment and replies with integer-ns iteration times."""
+
+    def __init__(self, name: str, *, calibration: str | None = "default", hardware_file: str | None = None) -> None:
+        super().__init__(name)
+        self.calibration = calibration
+        self.hardware_file = hardware_file
+        self._models: dict[Deployment, CostModel] = {}
+        self.queries = 0
+
+    def model_for(self, dep: Deployment) -> CostModel:
+        """The (cached) cost model of a deployment."""
+        model = self._models.get(dep)
+        if model is None:
+            model = self._models[dep] = build_cost_model(dep, self.calibration, self.hardware_file)
+        return model
+
+    @handles(CostQuery)
+    def on_query(self, q: CostQuery) -> None:
+        self.queries += 1
+        model = self.model_for(q.deployment)
+        if q.k == 1:
+            times: tuple[int, ...] = (model.iteration_ns(q.prefill_new, q.prefill_cached, q.decode_ctx),)
+        else:
+            ctx = np.asarray(q.decode_ctx, dtype=np.int64)
+            times = tuple(model.decode_run_ns(ctx, q.k).tolist())
+        self.ctx.send(self.ctx.sender, CostReply(query_id=q.query_id, times_ns=times))
+
+
+def build_cost_model(dep: Deployment, calibration: str | None, hardware_file: str | None = None) -> CostModel:
+    """Construct the cost model for a deployment (shared by the node's memory planner)."""
+    precision = Precision(dep.weight_bits, dep.activation_bits, dep.kv_bits, int_compute=dep.int_compute)
+    return CostModel(load_model_spec(dep.model), get_hardware(dep.hardware, hardware_file), tp=dep.tp,
+                     precision=precision, calibration=calibration)

@@ -1,0 +1,326 @@
+"""The GPU actor: one replica (a GPU or a tensor-parallel group) running a vLLM-like engine.
+
+Each iteration it asks the scheduler for a batch plan, applies it, asks the cost service how
+long the iteration takes and sets a timer for its end. When the batch cannot change for k
+iterations (decode-only, nothing admissible, no completion, KV enough), it asks for k
+iteration times at once and sets one timer: event counts grow with batch changes, not tokens.
+A message arriving mid-run cuts the run at the next iteration boundary, so results are
+identical to stepping one iteration at a time.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+import numpy as np
+
+from llmsim.batching import BatchPlan, Sequence, WaitingQueue, schedule
+from llmsim.batching.fastforward import can_fast_forward, run_length
+from llmsim.config.environment import ServingOptions
+from llmsim.kernel.actor import Actor, handles
+from llmsim.memory.kv_cache import KVBlockPool, blocks_for
+from llmsim.output.events import (
+    FirstToken, IterationRun, RequestCompleted, RequestFailed, RequestPreempted, RequestQueued, RequestScheduled,
+)
+from llmsim.output.histogram import LogHistogram
+from protocols.control import Drain, ReplicaDrained
+from protocols.cost import CostQuery, CostReply, Deployment
+from protocols.gpu import CollectStats, GpuStats, IterationDone, LoadReport
+from protocols.requests import EnqueueRequest, RequestFinished, RequestSpec, ReturnRequests
+
+
+class _Run:
+    """The iterations in flight: a plan repeated `k` times (k > 1 only for decode-only plans)."""
+
+    __slots__ = ("plan", "k", "start_ns", "times_ns", "ends_ns")
+
+    def __init__(self, plan: BatchPlan, start_ns: int, times_ns: np.ndarray) -> None:
+        self.plan = plan
+        self.k = len(times_ns)
+        self.start_ns = start_ns
+        self.times_ns = times_ns
+        self.ends_ns = start_ns + np.cumsum(times_ns)
+
+
+class GpuActor(Actor):
+    """Serves requests for one model deployment with continuous batching and paged KV."""
+
+    def __init__(
+        self, name: str, *, node: int, node_actor: str, gpu_type: str, deployment: Deployment,
+        opts: ServingOptions, kv_blocks: int, engine: str, router: str, cost: str, step_mode: bool = False,
+    ) -> None:
+        super().__init__(name)
+        self.node, self.node_actor, self.gpu_type = node, node_actor, gpu_type
+        self.deployment, self.opts = deployment, opts
+        self.engine, self.router, self.cost = engine, router, cost
+        self.step_mode = step_mode
+        self.pool = KVBlockPool(kv_blocks, opts.block_size)
+        self.waiting = WaitingQueue(by_priority=opts.scheduling == "priority")
+        self.running: list[Sequence] = []
+        self.run: _Run | None = None
+        self.pending_plan = BatchPlan()
+        self.costing = False
+        self.cut_requested = False
+        self.draining = False
+        self.generation = 0
+        self.query_id = 0
+        self.order = 0
+        self.itl = LogHistogram()
+        self.counters = {"busy_ns": 0, "iterations": 0, "prefill_tokens": 0, "decode_tokens": 0,
+                         "batch_size_sum": 0, "preemptions": 0, "busy_until_ns": 0}
+        self._last_report: tuple[int, int] | None = None
+
+    # ---- requests in -------------------------------------------------------------------
+    @handles(EnqueueRequest)
+    def on_enqueue(self, msg: EnqueueRequest) -> None:
+        req = msg.request
+        if self.draining:
+            self.ctx.send(self.router, ReturnRequests(requests=(req,), from_replica=self.name))
+            return
+        if blocks_for(req.input_tokens + req.output_tokens, self.opts.block_size) > self.pool.total:
+            self._fail(req, "too_long_for_kv_cache")
+            return
+        seq = Sequence(req, self.ctx.now, self.order)
+        self.order += 1
+        self.waiting.push(seq)
+        self.ctx.emit(RequestQueued(t_ns=self.ctx.now, request_id=req.id, node=self.node, replica=self.name,
+                                    resumed=msg.resumed))
+        self._poke()
+        self._report()
+
+    def _poke(self) -> None:
+        """Something changed: start an iteration if idle, or cut a long run at its next boundary."""
+        if self.costing:
+            self.cut_requested = True
+        elif self.run is not None:
+            self._cut()
+        else:
+            self._start_iteration()
+
+    # ---- the iteration loop ------------------------------------------------------------
+    def _start_iteration(self) -> None:
+        plan = schedule(self.running, self.waiting, self.pool.free, self.opts)
+        self._apply(plan)
+        if plan.empty:
+            if self.draining and not self.running and not len(self.waiting):
+                self.ctx.send(self.node_actor, ReplicaDrained(replica=self.name))
+            return
+        k = 1
+        if not self.step_mode and can_fast_forward(plan, self.running, len(self.waiting)):
+            k = run_length(plan, self.pool.free, self.opts.block_size)
+        self.query_id += 1
+        self.costing = True
+        self.pending_plan = plan
+        self.ctx.send(self.cost, CostQuery(
+            query_id=self.query_id, deployment=self.deployment,
+            prefill_new=tuple(n for _, n in plan.chunks), prefill_cached=tuple(s.computed for s, _ in plan.chunks),
+            decode_ctx=tuple(s.computed for s in plan.decodes), k=k,
+        ))
+
+    def _apply(self, plan: BatchPlan) -> None:
+        """Carry out the scheduler's decision: preempt, admit, allocate KV blocks."""
+        now = self.ctx.now
+        for seq in plan.preempted:
+            self.running.remove(seq)
+            self.pool.release(seq.preempt())
+            self.waiting.push_front(seq)
+            self.counters["preemptions"] += 1
+            self.ctx.emit(RequestPreempted(t_ns=now, request_id=seq.req.id, node=self.node, replica=self.name,
+                                           generated_tokens=seq.generated))
+        for seq in plan.admitted:
+            self.waiting.pop()
+            self.running.append(seq)
+            if seq.scheduled_ns is None:
+                seq.scheduled_ns = now
+                self.ctx.emit(RequestScheduled(t_ns=now, request_id=seq.req.id, node=self.node, replica=self.name))
+        for seq, n in plan.new_blocks:
+            if not self.pool.allocate(n):
+                raise AssertionError(f"{self.name}: plan allocated {n} blocks with {self.pool.free} free")
+            seq.blocks += n
+
+    @handles(CostReply)
+    def on_cost(self, msg: CostReply) -> None:
+        if msg.query_id != self.query_id:
+            return
+        self.costing = False
+        times = np.asarray(msg.times_ns, dtype=np.int64)
+        self.run = _Run(self.pending_plan, self.ctx.now, times)
+        self._set_timer(int(self.run.ends_ns[-1]))
+        if self.cut_requested:
+            self.cut_requested = False
+            self._cut()
+
+    def _set_timer(self, at_ns: int) -> None:
+        self.generation += 1
+        self.ctx.send(self.name, IterationDone(generation=self.generation), at_ns - self.ctx.now)
+
+    @handles(IterationDone)
+    def on_iteration_done(self, msg: IterationDone) -> None:
+        if msg.generation != self.generation or self.run is None:
+            return
+        run, self.run = self.run, None
+        if run.plan.chunks:
+            self._advance_mixed(run)
+        else:
+            self._advance_decodes(run, run.k)
+        self._complete_finished()
+        self._start_iteration()
+        self._report()
+
+    def _cut(self) -> None:
+        """End the current run at the first iteration boundary after now."""
+        run = self.run
+        assert run is not None
+        done = bisect.bisect_right(run.ends_ns, self.ctx.now)
+        if done >= run.k - 1:
+            return
+        if done:
+            self._advance_decodes(run, done)
+        seqs = run.plan.decodes
+        for seq in seqs:  # blocks for the iteration still in flight
+            need = blocks_for(seq.computed + 1, self.opts.block_size) - seq.blocks
+            if need:
+                self.pool.allocate(need)
+                seq.blocks += need
+        start = int(run.ends_ns[done - 1]) if done else run.start_ns
+        self.run = _Run(run.plan, start, run.times_ns[done:done + 1])
+        self._set_timer(int(self.run.ends_ns[0]))
+
+    # ---- applying finished iterations ---------------------------------------------------
+    def _count(self, run: _Run, iterations: int, end_ns: int, prefill_tokens: int) -> None:
+        batch = len(run.plan.decodes) + len(run.plan.chunks)
+        busy = end_ns - run.start_ns
+        c = self.counters
+        c["busy_ns"] += busy
+        c["iterations"] += iterations
+        c["prefill_tokens"] += prefill_tokens
+        c["decode_tokens"] += len(run.plan.decodes) * iterations
+        c["batch_size_sum"] += batch * iterations
+        c["busy_until_ns"] = end_ns
+        self.ctx.emit(IterationRun(
+            t_ns=end_ns, node=self.node, replica=self.name, start_ns=run.start_ns, iterations=iterations,
+            batch_size=batch, prefill_tokens=prefill_tokens, decode_tokens=len(run.plan.decodes) * iterations,
+            kv_used_blocks=self.pool.used, kv_total_blocks=self.pool.total, waiting=len(self.waiting),
+        ))
+
+    def _advance_decodes(self, run: _Run, j: int) -> None:
+        """Apply the first j iterations of a decode-only run (vectorised over iterations)."""
+        seqs = run.plan.decodes
+        end_j = int(run.ends_ns[j - 1])
+        first_end = int(run.ends_ns[0])
+        gaps = np.fromiter((first_end - s.last_token_ns for s in seqs), dtype=np.int64, count=len(seqs))
+        bs = self.opts.block_size
+        for seq in seqs:
+            seq.computed += j
+            seq.generated += j
+            seq.last_token_ns = end_j
+            need = blocks_for(seq.computed, bs) - seq.blocks
+            if need > 0:
+                self.pool.allocate(need)
+                seq.blocks += need
+        self.itl.add_many(gaps)
+        if j > 1:
+            self.itl.add_many(run.times_ns[1:j], count=len(seqs))
+        self._count(run, j, end_j, 0)
+
+    def _advance_mixed(self, run: _Run) -> None:
+        """Apply one iteration of prefill chunks and decodes."""
+        end = int(run.ends_ns[0])
+        gaps: list[int] = []
+        for seq, n in run.plan.chunks:
+            seq.computed += n
+            if not seq.in_prefill:
+                self._token(seq, end, gaps)
+        for seq in run.plan.decodes:
+            seq.computed += 1
+            self._token(seq, end, gaps)
+        if gaps:
+            self.itl.add_many(np.asarray(gaps, dtype=np.int64))
+        self._count(run, 1, end, sum(n for _, n in run.plan.chunks))
+
+    def _token(self, seq: Sequence, t_ns: int, gaps: list[int]) -> None:
+        seq.generated += 1
+        if seq.first_token_ns is None:
+            seq.first_token_ns = t_ns
+            self.ctx.emit(FirstToken(t_ns=t_ns, request_id=seq.req.id, node=self.node, replica=self.name))
+        else:
+            gaps.append(t_ns - seq.last_token_ns)
+        seq.last_token_ns = t_ns
+
+    def _complete_finished(self) -> None:
+        done = [s for s in self.running if s.generated >= s.req.output_tokens]
+        if not done:
+            return
+        self.running = [s for s in self.running if s.generated < s.req.output_tokens]
+        now = self.ctx.now
+        for seq in done:
+            self.pool.release(seq.blocks)
+            seq.blocks = 0
+            req = seq.req
+            assert seq.first_token_ns is not None and seq.scheduled_ns is not None
+            self.ctx.emit(RequestCompleted(
+                t_ns=now, request_id=req.id, model=req.model, node=self.node, replica=self.name,
+                arrival_ns=req.arrival_ns, scheduled_ns=seq.scheduled_ns, first_token_ns=seq.first_token_ns,
+                input_tokens=req.input_tokens, output_tokens=req.output_tokens, preemptions=seq.preemptions,
+            ))
+            self.ctx.send(self.engine, RequestFinished(
+                request=req, outcome="completed", node=self.node, replica=self.name, scheduled_ns=seq.scheduled_ns,
+                first_token_ns=seq.first_token_ns, finish_ns=now, preemptions=seq.preemptions,
+            ))
+
+    def _fail(self, req: RequestSpec, reason: str) -> None:
+        now = self.ctx.now
+        self.ctx.emit(RequestFailed(t_ns=now, request_id=req.id, model=req.model, reason=reason,
+                                    arrival_ns=req.arrival_ns, input_tokens=req.input_tokens,
+                                    output_tokens=req.output_tokens, node=self.node, replica=self.name))
+        self.ctx.send(self.engine, RequestFinished(request=req, outcome="failed", reason=reason, node=self.node,
+                                                   replica=self.name, finish_ns=now))
+        self._report()
+
+    # ---- load, draining, statistics -----------------------------------------------------
+    def _report(self) -> None:
+        """Tell the router about load changes (not about KV growth alone: that is per token)."""
+        key = (len(self.running), len(self.waiting))
+        if key == self._last_report:
+            return
+        self._last_report = key
+        self.ctx.send(self.router, LoadReport(
+            replica=self.name, model=self.deployment.model, outstanding=key[0] + key[1], running=key[0],
+            waiting=key[1], kv_used_blocks=self.pool.used, kv_total_blocks=self.pool.total,
+            block_size=self.opts.block_size,
+        ))
+
+    @handles(Drain)
+    def on_drain(self, msg: Drain) -> None:
+        self.draining = True
+        if msg.return_requests:
+            self._return_all()
+        if self.run is None and not self.costing and not self.running and not len(self.waiting):
+            self.ctx.send(self.node_actor, ReplicaDrained(replica=self.name))
+
+    def _return_all(self) -> None:
+        """Hand every request back to the router (their KV is lost: recomputed elsewhere)."""
+        seqs = self.running + self.waiting.drain()
+        self.running = []
+        for seq in seqs:
+            self.pool.release(seq.blocks)
+            seq.blocks = 0
+        self.run = None
+        self.costing = False
+        self.generation += 1
+        self.query_id += 1
+        if seqs:
+            self.ctx.send(self.router, ReturnRequests(requests=tuple(s.req for s in seqs), from_replica=self.name))
+
+    @handles(CollectStats)
+    def on_collect(self, msg: CollectStats) -> None:
+        c = self.counters
+        self.ctx.send(self.engine, GpuStats(
+            replica=self.name, node=self.node, gpu_type=self.gpu_type, model=self.deployment.model,
+            tp=self.deployment.tp, busy_ns=c["busy_ns"], iterations=c["iterations"],
+            prefill_tokens=c["prefill_tokens"], decode_tokens=c["decode_tokens"],
+            batch_size_sum=c["batch_size_sum"], preemptions=c["preemptions"], kv_peak_blocks=self.pool.peak,
+            kv_total_blocks=self.pool.total, kv_used_blocks_at_end=self.pool.used,
+            busy_until_ns=c["busy_until_ns"], itl_counts=tuple(self.itl.counts.tolist()),
+            itl_sum_ns=self.itl.sum_ns, itl_max_ns=self.itl.max_ns,
+        ))

@@ -1,0 +1,281 @@
+"""The Node actor: owns a node's GPUs, places models on them, loads weights, spawns GPU actors."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import msgspec
+
+from actors.cost_service import build_cost_model
+from actors.gpu import GpuActor
+from llmsim.config.environment import DeploymentSpec, Infrastructure, ModelLoadingConfig, NodeSpec, ServingOptions
+from llmsim.cost import Precision, get_hardware
+from llmsim.kernel.actor import Actor, handles
+from llmsim.kernel.clock import s_to_ns
+from llmsim.memory.loading import load_time_s
+from llmsim.memory.planner import MemoryPlan, plan_replica
+from llmsim.output.events import EnvironmentChanged, ModelLoadFinished, ModelLoadStarted, ModelUnloaded, ProvisionRefusedEvent
+from protocols.control import Drain, ModelLoaded, ProvisionModel, ProvisionRefused, ReplicaDrained, ReplicaGone, ReplicaReady
+from protocols.cost import Deployment
+from protocols.environment import AddGpus, RemoveGpus
+from protocols.gpu import LoadReport
+from protocols.requests import AssignRequest, EnqueueRequest, ReturnRequests
+
+TP_CHOICES = (1, 2, 4, 8, 16)
+
+
+class ReplicaSlot(msgspec.Struct, kw_only=True):
+    """A replica the node runs (or is loading): its GPUs and what the router last heard of it."""
+
+    name: str
+    gpu_type: str
+    tp: int
+    model: str
+    kv_blocks: int
+    opts: ServingOptions
+    deployment: Deployment
+    outstanding: int = 0
+    ready: bool = False
+    leaving: bool = False
+
+
+class NodeContext(msgspec.Struct, frozen=True, kw_only=True):
+    """What every node needs to know about the run: peers, infrastructure, options."""
+
+    engine: str
+    router: str
+    cost: str
+    infrastructure: Infrastructure
+    loading: ModelLoadingConfig
+    defaults: ServingOptions
+    calibration: str | None = "default"
+    hardware_file: str | None = None
+    step_mode: bool = False
+    precision_override: Precision | None = None
+    serving_override: Callable[[ServingOptions], ServingOptions] | None = None
+
+
+class NodeActor(Actor):
+    """Places models on its GPUs; re-provisions (drain, unload, load) when the router asks."""
+
+    def __init__(self, name: str, spec: NodeSpec, nctx: NodeContext) -> None:
+        super().__init__(name)
+        self.spec, self.nctx = spec, nctx
+        self.node_id = spec.node_id
+        self.gpus: Counter[str] = Counter(dict(zip(spec.gpu_types, spec.gpu_count_per_type)))
+        self.memory_gb = dict(zip(spec.gpu_types, spec.memory_per_gpu_gb or [None] * len(spec.gpu_types)))
+        self.replicas: dict[str, ReplicaSlot] = {}
+        self.next_index = 0
+        self.load_generation = 0
+        self.loading: list[ReplicaSlot] = []
+        self.load_started_ns = 0
+        self.wanted_model: str | None = None
+        self.to_remove: Counter[str] = Counter()
+
+    # ---- placement ---------------------------------------------------------------------
+    def free_gpus(self, gpu_type: str) -> int:
+        """GPUs of a type not held by any replica."""
+        held = sum(r.tp for r in self.replicas.values() if r.gpu_type == gpu_type)
+        return self.gpus[gpu_type] - held
+
+    def _memory_bytes(self, gpu_type: str) -> int:
+        gb = self.memory_gb.get(gpu_type)
+        if gb is not None:
+            return int(gb * (1 << 30))
+        return int(get_hardware(gpu_type, self.nctx.hardware_file).memory_bytes)
+
+    def _options(self, dep: DeploymentSpec | None) -> ServingOptions:
+        opts = dep.serving if dep is not None and dep.serving is not None else self.nctx.defaults
+        override = self.nctx.serving_override
+        return override(opts) if override is not None else opts
+
+    def _plan(self, model: str, gpu_type: str, dep: DeploymentSpec | None) -> tuple[Deployment, ServingOptions, MemoryPlan]:
+        """Smallest TP degree (or the deployment's) whose weights and KV fit this GPU type."""
+        opts = self._options(dep)
+        precision = self.nctx.precision_override or (dep.precision if dep is not None else None)
+        choices = (dep.tp,) if dep is not None and dep.tp else TP_CHOICES
+        result = None
+        for tp in choices:
+            if tp > max(self.gpus[gpu_type], 1) and result is not None:
+                break
+            d = Deployment(model=model, hardware=gpu_type, tp=tp)
+            if precision is not None:
+                d = Deployment(model=model, hardware=gpu_type, tp=tp, weight_bits=precision.weight_bits,
+                               activation_bits=precision.activation_bits, kv_bits=precision.kv_bits,
+                               int_compute=precision.int_compute)
+            cost = build_cost_model(d, self.nctx.calibration, self.nctx.hardware_file)
+            mem = plan_replica(cost, self._memory_bytes(gpu_type), opts.gpu_memory_utilization,
+                               opts.max_num_batched_tokens, opts.block_size)
+            result = (d, opts, mem)
+            if mem.fits:
+                break
+        assert result is not None
+        return result
+
+    def _new_slots(self, model: str, dep: DeploymentSpec | None, only_type: str | None = None) -> tuple[list[ReplicaSlot], str]:
+        """Replica slots for `model` on the free GPUs; empty list and a reason when nothing fits."""
+        slots: list[ReplicaSlot] = []
+        reasons: list[str] = []
+        for gpu_type in list(self.gpus):
+            if only_type is not None and gpu_type != only_type:
+                continue
+            free = self.free_gpus(gpu_type)
+            if free <= 0:
+                continue
+            d, opts, mem = self._plan(model, gpu_type, dep)
+            if not mem.fits or d.tp > free:
+                reasons.append(f"{gpu_type}: {mem.reason or f'needs tp={d.tp} but {free} GPUs free'}")
+                continue
+            count = free // d.tp if dep is None or dep.replicas is None else min(dep.replicas, free // d.tp)
+            for _ in range(count):
+                name = f"n{self.node_id}/g{self.next_index}" + (f"-{self.next_index + d.tp - 1}" if d.tp > 1 else "")
+                self.next_index += d.tp
+                slots.append(ReplicaSlot(name=name, gpu_type=gpu_type, tp=d.tp, model=model, kv_blocks=mem.kv_blocks,
+                                         opts=opts, deployment=d))
+        return slots, "; ".join(reasons) or "no free GPUs"
+
+    # ---- loading -----------------------------------------------------------------------
+    def on_start(self) -> None:
+        deps = self.spec.deployments
+        if deps:
+            slots: list[ReplicaSlot] = []
+            for dep in deps:
+                new, reason = self._new_slots(dep.model, dep)
+                if not new:
+                    self.ctx.emit(ProvisionRefusedEvent(t_ns=0, node=self.node_id, model=dep.model, reason=reason))
+                    self.ctx.send(self.nctx.router, ProvisionRefused(node=self.node_id, model=dep.model, reason=reason))
+                slots += new
+            self._load(slots, instant=self.nctx.loading.preload_models)
+
+    def _load(self, slots: list[ReplicaSlot], instant: bool = False) -> None:
+        if not slots:
+            return
+        for s in slots:
+            self.replicas[s.name] = s
+        self.loading += slots
+        by_model = Counter(s.model for s in slots)
+        load_s = 0.0
+        for model in by_model:
+            first = next(s for s in slots if s.model == model)
+            cost = build_cost_model(first.deployment, self.nctx.calibration, self.nctx.hardware_file)
+            per_gpu = int(cost.weight_bytes_per_gpu)
+            secs = 0.0 if instant else load_time_s(per_gpu * first.tp, per_gpu, self.nctx.infrastructure, self.nctx.loading)
+            load_s = max(load_s, secs)
+            self.ctx.emit(ModelLoadStarted(t_ns=self.ctx.now, node=self.node_id, model=model,
+                                           replicas=by_model[model], tp=first.tp, load_s=secs))
+        self.load_generation += 1
+        self.load_started_ns = self.ctx.now
+        self.ctx.send(self.name, ModelLoaded(generation=self.load_generation), s_to_ns(load_s))
+
+    @handles(ModelLoaded)
+    def on_loaded(self, msg: ModelLoaded) -> None:
+        if msg.generation != self.load_generation:
+            return
+        slots, self.loading = self.loading, []
+        for model in sorted({s.model for s in slots}):
+            self.ctx.emit(ModelLoadFinished(t_ns=self.ctx.now, node=self.node_id, model=model,
+                                            start_ns=self.load_started_ns))
+        for slot in slots:
+            if slot.name not in self.replicas:
+                continue
+            self.ctx.spawn(GpuActor(
+                slot.name, node=self.node_id, node_actor=self.name, gpu_type=slot.gpu_type,
+                deployment=slot.deployment, opts=slot.opts, kv_blocks=slot.kv_blocks, engine=self.nctx.engine,
+                router=self.name, cost=self.nctx.cost, step_mode=self.nctx.step_mode,
+            ))
+            slot.ready = True
+            self.ctx.send(self.nctx.router, ReplicaReady(replica=slot.name, node=self.node_id, model=slot.model,
+                                                         gpu_type=slot.gpu_type, kv_total_blocks=slot.kv_blocks,
+                                                         block_size=slot.opts.block_size))
+
+    # ---- provisioning ------------------------------------------------------------------
+    @handles(ProvisionModel)
+    def on_provision(self, msg: ProvisionModel) -> None:
+        self.wanted_model = msg.model
+        serving = [r for r in self.replicas.values() if r.model != msg.model and not r.leaving]
+        for slot in serving:
+            self._retire(slot, return_requests=msg.preempt)
+        self._maybe_load_wanted()
+
+    def _retire(self, slot: ReplicaSlot, return_requests: bool) -> None:
+        """Stop routing to a replica and drain it (or hand its requests back at once)."""
+        slot.leaving = True
+        self.ctx.send(self.nctx.router, ReplicaGone(replica=slot.name, node=self.node_id, model=slot.model))
+        if slot.ready:
+            self.ctx.send(slot.name, Drain(return_requests=return_requests))
+        else:
+            self._forget(slot)
+
+    def _forget(self, slot: ReplicaSlot) -> None:
+        self.replicas.pop(slot.name, None)
+        if slot in self.loading:
+            self.loading.remove(slot)
+        if not any(r.model == slot.model for r in self.replicas.values()):
+            self.ctx.emit(ModelUnloaded(t_ns=self.ctx.now, node=self.node_id, model=slot.model))
+        remove = min(self.to_remove[slot.gpu_type], slot.tp)
+        if remove:
+            self.to_remove[slot.gpu_type] -= remove
+            self.gpus[slot.gpu_type] -= remove
+
+    def _maybe_load_wanted(self) -> None:
+        model = self.wanted_model
+        if model is None or any(r.leaving for r in self.replicas.values()):
+            return
+        self.wanted_model = None
+        slots, reason = self._new_slots(model, None)
+        if not slots and not any(r.model == model for r in self.replicas.values()):
+            self.ctx.emit(ProvisionRefusedEvent(t_ns=self.ctx.now, node=self.node_id, model=model, reason=reason))
+            self.ctx.send(self.nctx.router, ProvisionRefused(node=self.node_id, model=model, reason=reason))
+            return
+        self._load(slots)
+
+    @handles(ReplicaDrained)
+    def on_drained(self, msg: ReplicaDrained) -> None:
+        slot = self.replicas.get(msg.replica)
+        self.ctx.stop_actor(msg.replica)
+        if slot is not None:
+            self._forget(slot)
+        self._maybe_load_wanted()
+
+    # ---- requests and load reports -----------------------------------------------------
+    @handles(AssignRequest)
+    def on_assign(self, msg: AssignRequest) -> None:
+        slot = self.replicas.get(msg.replica)
+        if slot is None or slot.leaving or not slot.ready:
+            self.ctx.send(self.nctx.router, ReturnRequests(requests=(msg.request,), from_replica=msg.replica))
+            return
+        self.ctx.send(msg.replica, EnqueueRequest(request=msg.request))
+
+    @handles(LoadReport)
+    def on_load_report(self, msg: LoadReport) -> None:
+        slot = self.replicas.get(msg.replica)
+        if slot is not None:
+            slot.outstanding = msg.outstanding
+        self.ctx.send(self.nctx.router, msg)
+
+    # ---- environment changes -----------------------------------------------------------
+    @handles(AddGpus)
+    def on_add(self, msg: AddGpus) -> None:
+        self.gpus[msg.gpu_type] += msg.amount
+        self.ctx.emit(EnvironmentChanged(t_ns=self.ctx.now, gpu_type=msg.gpu_type, amount=msg.amount, node=self.node_id))
+        models = sorted({r.model for r in self.replicas.values() if not r.leaving})
+        if models:  # a serving node puts its model on the new GPUs too
+            slots, _ = self._new_slots(models[0], None, only_type=msg.gpu_type)
+            self._load(slots)
+
+    @handles(RemoveGpus)
+    def on_remove(self, msg: RemoveGpus) -> None:
+        self.ctx.emit(EnvironmentChanged(t_ns=self.ctx.now, gpu_type=msg.gpu_type, amount=-msg.amount, node=self.node_id))
+        free = min(self.free_gpus(msg.gpu_type), msg.amount)
+        self.gpus[msg.gpu_type] -= free
+        left = msg.amount - free
+        candidates = sorted((r for r in self.replicas.values() if r.gpu_type == msg.gpu_type and not r.leaving),
+                            key=lambda r: (r.outstanding > 0, r.outstanding, r.name))
+        for slot in candidates:
+            if left <= 0:
+                break
+            take = min(slot.tp, left)
+            self.to_remove[msg.gpu_type] += take
+            left -= take
+            self._retire(slot, return_requests=True)

@@ -1,0 +1,140 @@
+"""The Router actor: sends each request to a ready replica of its model, or gets one provisioned.
+
+It knows replica load only from load reports. Requests for a model that no replica serves yet
+wait here (never dropped) while a node is provisioned; a model that fits on no node fails
+with reason `model_does_not_fit`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from llmsim.kernel.actor import Actor, handles
+from llmsim.output.events import RequestFailed, RequestRouted
+from llmsim.policies.routing import ReplicaView, RoutingPolicy
+from protocols.control import Finalize, ProvisionModel, ProvisionRefused, ReplicaGone, ReplicaReady
+from protocols.gpu import LoadReport
+from protocols.requests import AssignRequest, RequestFinished, RequestSpec, ReturnRequests, RouteRequest
+
+
+class RouterActor(Actor):
+    """Routing policy plus the bookkeeping of which replicas serve which model."""
+
+    def __init__(self, name: str, *, policy: RoutingPolicy, engine: str, nodes: dict[int, str],
+                 initial_models: dict[int, str] | None = None, preempt_on_reprovision: bool = False) -> None:
+        super().__init__(name)
+        self.policy = policy
+        self.engine = engine
+        self.nodes = nodes  # node id -> node actor name
+        self.preempt_on_reprovision = preempt_on_reprovision
+        self.replicas: dict[str, ReplicaView] = {}
+        self.by_model: dict[str, list[ReplicaView]] = {}
+        self.pending: dict[str, deque[RequestSpec]] = {}
+        self.node_models: dict[int, str | None] = {n: None for n in nodes}
+        self.provisioning: dict[str, int] = {}  # model -> node being provisioned for it
+        for node, model in (initial_models or {}).items():
+            self.node_models[node] = model
+            self.provisioning.setdefault(model, node)
+        self.refused: dict[str, set[int]] = {}
+
+    # ---- routing -----------------------------------------------------------------------
+    @handles(RouteRequest)
+    def on_route(self, msg: RouteRequest) -> None:
+        self._route(msg.request)
+
+    def _route(self, req: RequestSpec) -> None:
+        candidates = self.by_model.get(req.model)
+        if not candidates:
+            self.pending.setdefault(req.model, deque()).append(req)
+            self._provision(req.model)
+            return
+        chosen = self.policy.choose(req, candidates, self.ctx.rng)
+        self.ctx.emit(RequestRouted(t_ns=self.ctx.now, request_id=req.id, node=chosen.node, replica=chosen.name,
+                                    policy=self.policy.name))
+        self.ctx.send(chosen.node_actor, AssignRequest(request=req, replica=chosen.name))
+
+    @handles(ReturnRequests)
+    def on_return(self, msg: ReturnRequests) -> None:
+        for req in msg.requests:
+            self._route(req)
+
+    # ---- provisioning ------------------------------------------------------------------
+    def _provision(self, model: str) -> None:
+        """Find a node for a model no replica serves: a free node first, else an idle one."""
+        if model in self.provisioning:
+            return
+        refused = self.refused.setdefault(model, set())
+        node = self._pick_node(refused)
+        if node is None:
+            if len(refused) == len(self.nodes):
+                self._fail_pending(model, "model_does_not_fit")
+            return
+        self.provisioning[model] = node
+        self.node_models[node] = model
+        self.ctx.send(self.nodes[node], ProvisionModel(model=model, preempt=self.preempt_on_reprovision))
+
+    def _pick_node(self, refused: set[int]) -> int | None:
+        busy_models = set(self.provisioning)
+        free = [n for n, m in self.node_models.items() if m is None and n not in refused]
+        if free:
+            return free[0]
+        for n, m in self.node_models.items():
+            if n in refused or m in busy_models or self.pending.get(m or ""):
+                continue
+            if all(r.outstanding == 0 for r in self.replicas.values() if r.node == n):
+                return n
+        return None
+
+    @handles(ProvisionRefused)
+    def on_refused(self, msg: ProvisionRefused) -> None:
+        self.refused.setdefault(msg.model, set()).add(msg.node)
+        if self.provisioning.get(msg.model) == msg.node:
+            del self.provisioning[msg.model]
+        if self.node_models.get(msg.node) == msg.model:
+            self.node_models[msg.node] = None
+        self._provision(msg.model)
+
+    @handles(ReplicaReady)
+    def on_ready(self, msg: ReplicaReady) -> None:
+        view = ReplicaView(name=msg.replica, node=msg.node, model=msg.model, gpu_type=msg.gpu_type,
+                           node_actor=self.nodes[msg.node], kv_total_blocks=msg.kv_total_blocks,
+                           block_size=msg.block_size)
+        self.replicas[msg.replica] = view
+        self.by_model.setdefault(msg.model, []).append(view)
+        self.node_models[msg.node] = msg.model
+        if self.provisioning.get(msg.model) == msg.node:
+            del self.provisioning[msg.model]
+        waiting = self.pending.pop(msg.model, deque())
+        while waiting:
+            self._route(waiting.popleft())
+
+    @handles(ReplicaGone)
+    def on_gone(self, msg: ReplicaGone) -> None:
+        view = self.replicas.pop(msg.replica, None)
+        if view is not None:
+            self.by_model[view.model].remove(view)
+
+    @handles(LoadReport)
+    def on_load(self, msg: LoadReport) -> None:
+        view = self.replicas.get(msg.replica)
+        if view is None:
+            return
+        view.outstanding, view.running, view.waiting = msg.outstanding, msg.running, msg.waiting
+        view.kv_used_blocks = msg.kv_used_blocks
+        if msg.outstanding == 0:
+            for model in [m for m, q in self.pending.items() if q and m not in self.provisioning]:
+                self._provision(model)
+
+    # ---- end of run --------------------------------------------------------------------
+    @handles(Finalize)
+    def on_finalize(self, msg: Finalize) -> None:
+        for model in list(self.pending):
+            self._fail_pending(model, "no_capacity")
+
+    def _fail_pending(self, model: str, reason: str) -> None:
+        for req in self.pending.pop(model, deque()):
+            now = self.ctx.now
+            self.ctx.emit(RequestFailed(t_ns=now, request_id=req.id, model=req.model, reason=reason,
+                                        arrival_ns=req.arrival_ns, input_tokens=req.input_tokens,
+                                        output_tokens=req.output_tokens))
+            self.ctx.send(self.engine, RequestFinished(request=req, outcome="failed", reason=reason, finish_ns=now))

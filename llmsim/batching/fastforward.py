@@ -1,0 +1,50 @@
+"""Exact fast-forward: how many decode iterations can run before the batch must change."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from llmsim.batching.scheduler import BatchPlan
+from llmsim.batching.sequence import Sequence
+
+
+def can_fast_forward(plan: BatchPlan, running: list[Sequence], waiting: int) -> bool:
+    """True when the plan is decode-only, covers every running sequence and admits nothing.
+
+    A waiting request that could not be admitted now cannot be admitted before a completion:
+    the decode count (so the token budget) stays fixed and free KV blocks only shrink.
+    """
+    return (
+        not plan.chunks and not plan.preempted and not plan.admitted
+        and len(plan.decodes) == len(running) and len(plan.decodes) > 0
+    )
+
+
+def run_length(plan: BatchPlan, free_blocks_after: int, block_size: int) -> int:
+    """Iterations (>= 1) until the first completion or the first KV block shortage.
+
+    `free_blocks_after` is the pool's free count after the plan's own allocation (iteration 1).
+    Iteration j needs ceil((computed + j) / block_size) blocks per sequence; the run stops
+    before the first iteration whose extra blocks exceed what is free, and at the iteration in
+    which the first sequence generates its last token.
+    """
+    seqs = plan.decodes
+    k_complete = min(s.remaining_output for s in seqs)
+    if k_complete <= 1:
+        return 1
+    ctx = np.fromiter((s.computed for s in seqs), dtype=np.int64, count=len(seqs))
+    held = sum(-(-(s.computed + 1) // block_size) for s in seqs)  # blocks after iteration 1
+
+    def extra(j: int) -> int:
+        return int(np.sum(-(-(ctx + j) // block_size))) - held
+
+    if extra(k_complete) <= free_blocks_after:
+        return k_complete
+    lo, hi = 1, k_complete  # extra(lo) <= free, extra(hi) > free
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if extra(mid) <= free_blocks_after:
+            lo = mid
+        else:
+            hi = mid
+    return lo

@@ -1,0 +1,131 @@
+"""The scheduling decision (pure): which sequences run next, how many tokens each, who is preempted.
+
+Two phases, as in vLLM: `schedule` reads the replica state and returns a BatchPlan without
+changing anything; the GPU actor applies the plan. Running decodes are served first, then
+running (chunked) prefills, then waiting requests, under one token budget and a sequence cap.
+When KV blocks run out, the most recently admitted unscheduled sequence is preempted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from llmsim.batching.sequence import Sequence
+from llmsim.config.environment import ServingOptions
+from llmsim.memory.kv_cache import blocks_for
+
+
+class BatchPlan:
+    """One iteration's batch: prefill chunks, decodes, admissions, preemptions, new KV blocks."""
+
+    __slots__ = ("chunks", "decodes", "admitted", "preempted", "new_blocks")
+
+    def __init__(self) -> None:
+        self.chunks: list[tuple[Sequence, int]] = []
+        self.decodes: list[Sequence] = []
+        self.admitted: list[Sequence] = []
+        self.preempted: list[Sequence] = []
+        self.new_blocks: list[tuple[Sequence, int]] = []
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing would run."""
+        return not self.chunks and not self.decodes
+
+    @property
+    def num_tokens(self) -> int:
+        """Tokens processed in the iteration."""
+        return len(self.decodes) + sum(n for _, n in self.chunks)
+
+
+class _Budget:
+    __slots__ = ("tokens", "free_blocks", "opts")
+
+    def __init__(self, opts: ServingOptions, free_blocks: int) -> None:
+        self.tokens = opts.max_num_batched_tokens
+        self.free_blocks = free_blocks
+        self.opts = opts
+
+
+def _tokens_wanted(seq: Sequence, budget: _Budget, batch_empty: bool) -> int:
+    """Tokens this sequence would process now (0 = it must wait for a later iteration)."""
+    if not seq.in_prefill:
+        return 1 if budget.tokens >= 1 else 0
+    remaining = seq.prompt_target - seq.computed
+    if budget.opts.enable_chunked_prefill:
+        return min(remaining, budget.tokens)
+    # Without chunking a prompt goes whole; a lone prompt longer than the budget still runs.
+    return remaining if remaining <= budget.tokens or batch_empty else 0
+
+
+def _pick_victim(running: list[Sequence], taken: set[int], current: Sequence) -> Sequence | None:
+    """Most recently admitted running sequence not yet scheduled this step (not `current`)."""
+    for seq in reversed(running):
+        if seq is not current and id(seq) not in taken:
+            return seq
+    return None
+
+
+def _schedule_running(running: list[Sequence], budget: _Budget, plan: BatchPlan) -> None:
+    """Decodes first, then chunked prefills, preempting from the tail when blocks run out."""
+    taken: set[int] = set()
+    alive = list(running)
+    order = [s for s in alive if not s.in_prefill] + [s for s in alive if s.in_prefill]
+    for seq in order:
+        if id(seq) in taken or seq in plan.preempted:
+            continue
+        n = _tokens_wanted(seq, budget, plan.empty)
+        if n == 0:
+            continue
+        need = blocks_for(seq.computed + n, budget.opts.block_size) - seq.blocks
+        while need > budget.free_blocks:
+            victim = _pick_victim(alive, taken, seq)
+            if victim is None:
+                break
+            alive.remove(victim)
+            plan.preempted.append(victim)
+            budget.free_blocks += victim.blocks
+        if need > budget.free_blocks:
+            alive.remove(seq)
+            plan.preempted.append(seq)
+            budget.free_blocks += seq.blocks
+            continue
+        taken.add(id(seq))
+        _take(seq, n, need, budget, plan)
+
+
+def _take(seq: Sequence, n: int, need: int, budget: _Budget, plan: BatchPlan) -> None:
+    budget.tokens -= n
+    budget.free_blocks -= need
+    if need:
+        plan.new_blocks.append((seq, need))
+    if seq.in_prefill:
+        plan.chunks.append((seq, n))
+    else:
+        plan.decodes.append(seq)
+
+
+def _schedule_waiting(waiting: Iterable[Sequence], n_running: int, budget: _Budget, plan: BatchPlan) -> None:
+    """Admit waiting sequences in queue order until the budget, the cap or the KV pool stops us."""
+    for seq in waiting:
+        if n_running + len(plan.admitted) >= budget.opts.max_num_seqs:
+            return
+        n = _tokens_wanted(seq, budget, plan.empty)
+        if n == 0:
+            return
+        need = blocks_for(seq.computed + n, budget.opts.block_size) - seq.blocks
+        if need > budget.free_blocks:
+            return
+        plan.admitted.append(seq)
+        _take(seq, n, need, budget, plan)
+
+
+def schedule(running: list[Sequence], waiting: Iterable[Sequence], free_blocks: int, opts: ServingOptions) -> BatchPlan:
+    """Decide the next iteration's batch without changing any state."""
+    plan = BatchPlan()
+    budget = _Budget(opts, free_blocks)
+    _schedule_running(running, budget, plan)
+    if not plan.preempted:
+        n_running = len(running)
+        _schedule_waiting(waiting, n_running, budget, plan)
+    return plan

@@ -1,0 +1,51 @@
+"""The state of one request inside a replica: tokens computed, tokens generated, KV blocks held."""
+
+from __future__ import annotations
+
+from protocols.requests import RequestSpec
+
+
+class Sequence:
+    """A request's progress; `computed` tokens have KV, `generated` tokens have been sampled.
+
+    A sequence prefills `prompt_target` tokens (the prompt, or after a recompute preemption the
+    prompt plus everything generated so far), which yields one token; after that each decode
+    iteration computes one token's KV and samples the next.
+    """
+
+    __slots__ = (
+        "req", "prompt_target", "computed", "generated", "blocks", "enqueued_ns", "scheduled_ns",
+        "first_token_ns", "last_token_ns", "preemptions", "order",
+    )
+
+    def __init__(self, req: RequestSpec, enqueued_ns: int, order: int) -> None:
+        self.req = req
+        self.prompt_target = req.input_tokens
+        self.computed = 0
+        self.generated = 0
+        self.blocks = 0
+        self.enqueued_ns = enqueued_ns
+        self.scheduled_ns: int | None = None
+        self.first_token_ns: int | None = None
+        self.last_token_ns = 0
+        self.preemptions = 0
+        self.order = order
+
+    @property
+    def in_prefill(self) -> bool:
+        """True while prompt tokens still lack KV (chunked prefill may take several iterations)."""
+        return self.computed < self.prompt_target
+
+    @property
+    def remaining_output(self) -> int:
+        """Tokens still to generate."""
+        return self.req.output_tokens - self.generated
+
+    def preempt(self) -> int:
+        """Drop the KV cache (recompute later); return the blocks to free."""
+        freed = self.blocks
+        self.blocks = 0
+        self.computed = 0
+        self.prompt_target = self.req.input_tokens + self.generated
+        self.preemptions += 1
+        return freed

@@ -1,0 +1,129 @@
+"""`llmsim replay`: replay a request trace through a simulated cluster and write its outputs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import orjson
+
+from llmsim.options import ReplayOptions
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLE_RATE = 2.0
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not > 0")
+    return value
+
+
+def _slo(text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        key, _, value = part.partition("=")
+        if key.strip() not in ("ttft", "tpot") or not value:
+            raise argparse.ArgumentTypeError(f"bad SLO part {part!r} (expected ttft=SECONDS,tpot=SECONDS)")
+        out[key.strip()] = _positive_float(value)
+    return out
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the `replay` subcommand."""
+    p = sub.add_parser("replay", help="replay a JSONL trace through a simulated cluster",
+                       description="Replay a request trace. With no arguments, replays the bundled example.")
+    p.add_argument("--input", "-i", help="request trace (seed JSONL, canonical JSONL, Azure/BurstGPT/Vidur CSV, Mooncake)")
+    p.add_argument("--format", dest="trace_format", default="auto", help="trace format (default: detect)")
+    p.add_argument("--environment", "-e", help="cluster description env.json")
+    p.add_argument("--environment-change-file", help="JSONL of GPU additions/removals over time")
+    p.add_argument("--n-engines", type=int, help="legacy mode: N identical single-GPU engines (or TP groups)")
+    p.add_argument("--hardware", default="nvidia_A100", help="GPU id for --n-engines (default nvidia_A100)")
+    p.add_argument("--hardware-file", help="JSON file adding GPU types to the hardware table")
+    p.add_argument("--tp", type=int, default=1, help="tensor-parallel degree in --n-engines mode")
+    p.add_argument("--dtype", choices=["fp16", "bf16", "fp8", "int8", "int4"], help="precision of every deployment")
+    p.add_argument("--model", help="override every request's model (known name, or folder/file with config.json)")
+    p.add_argument("--default-model", default="meta-llama/Meta-Llama-3.1-8B-Instruct",
+                   help="model for requests whose trace has no model field")
+    p.add_argument("--arrival-rate", type=_positive_float, help="Poisson arrivals at this many requests/s")
+    p.add_argument("--burstiness", type=_positive_float, help="Gamma inter-arrival coefficient of variation")
+    p.add_argument("--time-scale", type=_positive_float, default=1.0, help="speed up a timestamped trace by X")
+    p.add_argument("--start", dest="start_s", type=float, help="window start (s, trace time)")
+    p.add_argument("--duration", dest="duration_s", type=_positive_float, help="window length (s)")
+    p.add_argument("--limit", type=int, help="read at most this many requests")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--output-dir", "-o", default=".local/replay_results", help="output folder")
+    p.add_argument("--trace-output", help="Chrome trace path (default OUTPUT_DIR/trace.json)")
+    p.add_argument("--stats-output", help="statistics path (default OUTPUT_DIR/stats.json)")
+    p.add_argument("--trace-detail", choices=["off", "requests", "iterations"], default="iterations")
+    p.add_argument("--no-outputs", action="store_true", help="write nothing (benchmarks)")
+    p.add_argument("--print-interval", type=float, default=0.0, help="progress every N simulated seconds")
+    p.add_argument("--routing-policy", default="round-robin", help="random, round-robin, least-loaded, ...")
+    p.add_argument("--preempt-on-reprovision", action="store_true", help="re-route a switched node's requests")
+    p.add_argument("--calibration", default="default", help="calibration profile ('none' = pure roofline)")
+    p.add_argument("--step-mode", action="store_true", help="one event per iteration (no fast-forward)")
+    p.add_argument("--strict", action="store_true", help="invalid requests are errors, not skipped")
+    p.add_argument("--max-num-batched-tokens", type=int, help="token budget per iteration (vLLM default 2048)")
+    p.add_argument("--max-num-seqs", type=int, help="sequences per batch (vLLM default 256)")
+    p.add_argument("--block-size", type=int, help="KV block size in tokens (default 16)")
+    p.add_argument("--gpu-memory-utilization", type=float, help="fraction of GPU memory used (default 0.9)")
+    p.add_argument("--no-chunked-prefill", dest="enable_chunked_prefill", action="store_const", const=False)
+    p.add_argument("--slo", type=_slo, help="SLO targets, e.g. ttft=0.5,tpot=0.05 (seconds)")
+    p.add_argument("--json", action="store_true", help="print stats.json to stdout")
+    p.set_defaults(handler=run)
+
+
+def options_from_args(args: argparse.Namespace) -> ReplayOptions:
+    """Build ReplayOptions; with no input and no cluster, the bundled example."""
+    example = args.input is None and args.environment is None and args.n_engines is None
+    slo = args.slo or {}
+    return ReplayOptions(
+        input=args.input or str(EXAMPLES / "trace.jsonl"),
+        environment=str(EXAMPLES / "env.json") if example else args.environment,
+        environment_change_file=args.environment_change_file, n_engines=args.n_engines, hardware=args.hardware,
+        hardware_file=args.hardware_file, tp=args.tp, dtype=args.dtype, model=args.model,
+        default_model=args.default_model, trace_format=args.trace_format,
+        arrival_rate=args.arrival_rate if args.arrival_rate is not None or not example else EXAMPLE_RATE,
+        burstiness=args.burstiness, time_scale=args.time_scale, start_s=args.start_s, duration_s=args.duration_s,
+        limit=args.limit, seed=args.seed, output_dir=args.output_dir, trace_output=args.trace_output,
+        stats_output=args.stats_output, trace_detail=args.trace_detail, write_outputs=not args.no_outputs,
+        print_interval=args.print_interval, routing_policy=args.routing_policy,
+        preempt_on_reprovision=args.preempt_on_reprovision,
+        calibration=None if args.calibration == "none" else args.calibration, step_mode=args.step_mode,
+        strict=args.strict, max_num_batched_tokens=args.max_num_batched_tokens, max_num_seqs=args.max_num_seqs,
+        block_size=args.block_size, gpu_memory_utilization=args.gpu_memory_utilization,
+        enable_chunked_prefill=args.enable_chunked_prefill, slo_ttft_s=slo.get("ttft"), slo_tpot_s=slo.get("tpot"),
+    )
+
+
+def summary_lines(stats: dict, out_dir: str) -> list[str]:  # type: ignore[type-arg]
+    """A short human summary of a run."""
+    r, lat, th, sim = stats["requests"], stats["latency"], stats["throughput"], stats["simulation"]
+    return [
+        f"requests: {r['total']} entered, {r['completed']} completed, {r['failed']} failed"
+        + (f" {r['failed_by_reason']}" if r["failed"] else "") + f", {r['skipped_invalid']} skipped (invalid)",
+        f"TTFT  p50 {lat['ttft_s']['p50'] * 1e3:.1f} ms  p99 {lat['ttft_s']['p99'] * 1e3:.1f} ms",
+        f"TPOT  p50 {lat['tpot_s']['p50'] * 1e3:.2f} ms  p99 {lat['tpot_s']['p99'] * 1e3:.2f} ms",
+        f"E2E   p50 {lat['e2e_s']['p50']:.3f} s  p99 {lat['e2e_s']['p99']:.3f} s",
+        f"throughput {th['requests_per_s']:.2f} req/s, {th['output_tokens_per_s']:.0f} output tok/s",
+        f"simulated {sim['simulated_s']:.2f} s in {sim['wall_s']:.2f} s wall, {sim['events']} events",
+        f"outputs in {out_dir}",
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of `llmsim replay`."""
+    from llmsim.replay import run_replay
+
+    opts = options_from_args(args)
+    result = run_replay(opts)
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(result.stats, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        print("\n".join(summary_lines(result.stats, opts.output_dir)))
+    return 1 if result.invariants else 0

@@ -1,0 +1,145 @@
+"""The cluster environment (env.json): the seed's node and legacy forms plus llmsim's extensions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from llmsim.config.jsonfile import decode_file
+from llmsim.cost.precision import Precision
+from llmsim.errors import ConfigError
+
+
+class ServingOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Per-replica serving-engine options; defaults follow vLLM V1's OpenAI server."""
+
+    max_num_batched_tokens: int = 2048
+    max_num_seqs: int = 256
+    block_size: int = 16
+    gpu_memory_utilization: float = 0.9
+    enable_chunked_prefill: bool = True
+    scheduling: Literal["fcfs", "priority"] = "fcfs"
+
+
+class DeploymentSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A model placed on a node at start: TP degree, replica count (None = as many as fit)."""
+
+    model: str
+    tp: int = 1
+    replicas: int | None = None
+    precision: Precision = Precision()
+    serving: ServingOptions | None = None
+
+
+class NodeSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One node: GPUs by type, memory per GPU, network, optional initial deployments."""
+
+    node_id: int
+    name: str = ""
+    gpu_types: list[str]
+    gpu_count_per_type: list[int]
+    memory_per_gpu_gb: list[float] | None = None
+    network_bandwidth_gbps: float = 100.0
+    interconnect: Literal["nvlink", "pcie"] | None = None
+    deployments: list[DeploymentSpec] = []
+
+
+class Infrastructure(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Paths weights travel on: disk (MB/s), PCIe (GB/s), network (Gbit/s); engine warm-up."""
+
+    disk_bandwidth_mbps: float = 2000.0
+    pcie_bandwidth_gbps: float = 64.0
+    network_bandwidth_gbps: float = 100.0
+    engine_warmup_s: float = 0.0
+
+
+class ModelLoadingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where weights come from and whether the trace's models are loaded before the run."""
+
+    model_cache_path: str | None = None
+    preload_models: bool = False
+    weights_location: Literal["disk", "remote"] = "disk"
+
+
+class LegacyGpu(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The seed's legacy environment entry: `amount` GPUs of `name` serving `model`."""
+
+    name: str
+    amount: int
+    model: str
+    precision: Precision = Precision()
+
+
+class Environment(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A whole cluster description, validated."""
+
+    description: str = ""
+    nodes: list[NodeSpec] = []
+    gpus: list[LegacyGpu] = []
+    infrastructure: Infrastructure = Infrastructure()
+    model_loading_config: ModelLoadingConfig = ModelLoadingConfig()
+    defaults: ServingOptions = ServingOptions()
+
+
+def _legacy_nodes(env: Environment) -> list[NodeSpec]:
+    """Turn the seed's `gpus` list into one node per entry with its model deployed."""
+    first_id = max((n.node_id for n in env.nodes), default=0) + 1
+    return [
+        NodeSpec(
+            node_id=first_id + i,
+            name=f"{g.name}-{i}",
+            gpu_types=[g.name],
+            gpu_count_per_type=[g.amount],
+            deployments=[DeploymentSpec(model=g.model, precision=g.precision)],
+        )
+        for i, g in enumerate(env.gpus)
+    ]
+
+
+def validate_environment(env: Environment, file: str, known_gpus: list[str]) -> Environment:
+    """Check cross-field rules msgspec cannot express; return the env in node form."""
+    nodes = list(env.nodes) + _legacy_nodes(env)
+    if not nodes:
+        raise ConfigError("no nodes and no gpus", file=file, field="nodes", expected="at least one node")
+    seen: set[int] = set()
+    total = 0
+    for i, node in enumerate(nodes):
+        where = f"nodes[{i}]"
+        if node.node_id in seen:
+            raise ConfigError(f"duplicate node_id {node.node_id}", file=file, field=f"{where}.node_id")
+        seen.add(node.node_id)
+        if len(node.gpu_types) != len(node.gpu_count_per_type):
+            raise ConfigError("gpu_types and gpu_count_per_type differ in length", file=file, field=where)
+        if node.memory_per_gpu_gb is not None and len(node.memory_per_gpu_gb) != len(node.gpu_types):
+            raise ConfigError("memory_per_gpu_gb and gpu_types differ in length", file=file, field=f"{where}.memory_per_gpu_gb")
+        for j, (gpu, count) in enumerate(zip(node.gpu_types, node.gpu_count_per_type)):
+            if gpu not in known_gpus:
+                raise ConfigError(f"unknown GPU id {gpu!r}", file=file, field=f"{where}.gpu_types[{j}]",
+                                  expected="one of " + ", ".join(known_gpus))
+            if count < 0:
+                raise ConfigError(f"negative GPU count {count}", file=file, field=f"{where}.gpu_count_per_type[{j}]", expected="a count >= 0")
+            total += count
+        for j, dep in enumerate(node.deployments):
+            if dep.tp not in (1, 2, 4, 8, 16):
+                raise ConfigError(f"tp {dep.tp} is not a power of two", file=file, field=f"{where}.deployments[{j}].tp", expected="1, 2, 4, 8 or 16")
+    if total == 0:
+        raise ConfigError("the environment has zero GPUs", file=file, field="nodes", expected="at least one GPU")
+    return msgspec.structs.replace(env, nodes=nodes, gpus=[])
+
+
+def load_environment(path: str | Path, known_gpus: list[str]) -> Environment:
+    """Read, validate and normalise an env.json (legacy `gpus` entries become nodes)."""
+    env = decode_file(path, Environment)
+    return validate_environment(env, str(path), known_gpus)
+
+
+def legacy_environment(n_engines: int, hardware: str, model: str | None, tp: int = 1) -> Environment:
+    """The `--n-engines N` cluster: N identical nodes of `tp` GPUs, on the same code path."""
+    deployments = [DeploymentSpec(model=model, tp=tp)] if model else []
+    nodes = [
+        NodeSpec(node_id=i + 1, name=f"engine-{i}", gpu_types=[hardware], gpu_count_per_type=[tp], deployments=deployments)
+        for i in range(n_engines)
+    ]
+    return Environment(description=f"{n_engines} x {hardware} engines", nodes=nodes)

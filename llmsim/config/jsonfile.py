@@ -1,0 +1,57 @@
+"""Read and validate JSON files into msgspec Structs, turning every failure into one clear error."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TypeVar
+
+import msgspec
+
+from llmsim.errors import ConfigError, InputFileError
+
+T = TypeVar("T")
+
+_PATH_RE = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """Read a whole file or raise InputFileError naming it."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputFileError("file not found", file=str(path)) from None
+    except IsADirectoryError:
+        raise InputFileError("is a directory", file=str(path), expected="a file") from None
+    except OSError as err:
+        raise InputFileError(f"cannot read: {err.strerror}", file=str(path)) from None
+
+
+def split_validation_error(err: msgspec.ValidationError) -> tuple[str | None, str]:
+    """Split msgspec's 'message - at `$.a.b`' into ('a.b', 'message')."""
+    text = str(err)
+    match = _PATH_RE.search(text)
+    if match is None:
+        return None, text
+    return match.group("path").lstrip(".") or None, text[: match.start()]
+
+
+def line_of_offset(data: bytes, offset: int) -> int:
+    """1-based line number of a byte offset."""
+    return data.count(b"\n", 0, max(0, offset)) + 1
+
+
+def decode_file(path: str | Path, kind: type[T], error: type[ConfigError] = ConfigError) -> T:
+    """Decode a JSON file into `kind`, raising `error` with file, field and expectation."""
+    data = read_bytes(path)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputFileError("not UTF-8", file=str(path), line=line_of_offset(data, err.start)) from None
+    try:
+        return msgspec.json.decode(data, type=kind)
+    except msgspec.ValidationError as err:
+        field, message = split_validation_error(err)
+        raise error(message, file=str(path), field=field) from None
+    except msgspec.DecodeError as err:
+        raise error(f"not valid JSON: {err}", file=str(path), expected="a JSON object") from None

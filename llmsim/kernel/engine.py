@@ -1,0 +1,91 @@
+"""The simulation object: owns the clock, the mailbox, the actor table, the RNG and the sinks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from llmsim.kernel.actor import Actor, Context
+from llmsim.kernel.mailbox import Envelope, Mailbox
+
+
+class Simulation:
+    """One self-contained simulation; several can live in one process."""
+
+    def __init__(self, seed: int = 0, sinks: Iterable[Callable[[Any], None]] = ()) -> None:
+        self.now = 0
+        self.rng = np.random.default_rng(seed)
+        self.mailbox = Mailbox()
+        self.actors: dict[str, Actor] = {}
+        self.events = 0
+        self.dropped = 0
+        self.stopped = False
+        self.current_src = ""
+        self._sinks = list(sinks)
+        self._started = False
+
+    def add_actor(self, actor: Actor, start: bool = False) -> None:
+        """Register an actor under its unique name."""
+        if actor.name in self.actors:
+            raise ValueError(f"duplicate actor name {actor.name!r}")
+        actor.bind(Context(self, actor.name))
+        self.actors[actor.name] = actor
+        if start or self._started:
+            actor.on_start()
+
+    def remove_actor(self, name: str) -> None:
+        """Forget an actor; later messages to it are dropped."""
+        actor = self.actors.pop(name, None)
+        if actor is not None:
+            actor.on_stop()
+
+    def post(self, src: str, dst: str, msg: Any, delay_ns: int = 0) -> None:
+        """Queue a message; negative delays are a bug in the sender."""
+        if delay_ns < 0:
+            raise ValueError(f"{src} sent {type(msg).__name__} with negative delay {delay_ns}")
+        t = self.now + delay_ns
+        self.mailbox.push(Envelope(src, dst, self.now, t, msg))
+
+    def emit(self, event: Any) -> None:
+        """Fan a structured event out to every sink."""
+        for sink in self._sinks:
+            sink(event)
+
+    def add_sink(self, sink: Callable[[Any], None]) -> None:
+        """Attach another event sink."""
+        self._sinks.append(sink)
+
+    def stop(self) -> None:
+        """Ask the run loop to return after the current delivery."""
+        self.stopped = True
+
+    def run(self, until_ns: int | None = None) -> int:
+        """Deliver messages in time order until the mailbox empties, `until_ns`, or stop()."""
+        if not self._started:
+            self._started = True
+            for actor in list(self.actors.values()):
+                actor.on_start()
+        mailbox, actors = self.mailbox, self.actors
+        # This loop is the whole event loop: pop the earliest envelope, advance the clock to
+        # it, hand it to its actor. Everything about LLM serving lives in the actors.
+        while len(mailbox) and not self.stopped:
+            if until_ns is not None and mailbox.peek_time() > until_ns:  # type: ignore[operator]
+                self.now = until_ns
+                break
+            env = mailbox.pop()
+            self.now = env.deliver_at
+            self.events += 1
+            actor = actors.get(env.dst)
+            if actor is None:
+                self.dropped += 1
+                continue
+            self.current_src = env.src
+            actor.receive(env.msg, env)
+        return self.now
+
+    def finish(self) -> None:
+        """Call every actor's on_stop hook."""
+        for actor in list(self.actors.values()):
+            actor.on_stop()

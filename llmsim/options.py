@@ -1,0 +1,48 @@
+"""Run options of a replay, as one msgspec Struct (the CLI fills it; tests build it directly)."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class ReplayOptions(msgspec.Struct, kw_only=True):
+    """Everything `llmsim replay` needs; None means "not given"."""
+
+    input: str
+    environment: str | None = None
+    environment_change_file: str | None = None
+    n_engines: int | None = None
+    hardware: str = "nvidia_A100"
+    hardware_file: str | None = None
+    tp: int = 1
+    dtype: str | None = None
+    model: str | None = None
+    default_model: str = "meta-llama/Meta-Llama-3.1-8B-Instruct"
+    trace_format: str = "auto"
+    arrival_rate: float | None = None
+    burstiness: float | None = None
+    time_scale: float = 1.0
+    start_s: float | None = None
+    duration_s: float | None = None
+    limit: int | None = None
+    seed: int = 0
+    output_dir: str = ".local/replay_results"
+    trace_output: str | None = None
+    stats_output: str | None = None
+    events_output: str | None = None
+    requests_output: str | None = None
+    trace_detail: str = "iterations"
+    write_outputs: bool = True
+    print_interval: float = 0.0
+    routing_policy: str = "round-robin"
+    preempt_on_reprovision: bool = False
+    calibration: str | None = "default"
+    step_mode: bool = False
+    strict: bool = False
+    max_num_batched_tokens: int | None = None
+    max_num_seqs: int | None = None
+    block_size: int | None = None
+    gpu_memory_utilization: float | None = None
+    enable_chunked_prefill: bool | None = None
+    slo_ttft_s: float | None = None
+    slo_tpot_s: float | None = None

@@ -1,0 +1,73 @@
+"""Streams one line per finished request to requests.jsonl."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO
+
+import msgspec
+
+from llmsim.kernel.clock import ns_to_s
+from llmsim.output.events import RequestCompleted, RequestFailed
+
+
+class RequestRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """What requests.jsonl says about one request (times in seconds)."""
+
+    id: str
+    model: str
+    outcome: str
+    failure_reason: str | None
+    node: int | None
+    gpu: str | None
+    arrival_s: float
+    scheduled_s: float | None
+    first_token_s: float | None
+    finish_s: float
+    input_tokens: int
+    output_tokens: int
+    preemptions: int
+
+
+def record_of(event: RequestCompleted | RequestFailed) -> RequestRecord:
+    """Turn a completion or failure event into its requests.jsonl record."""
+    if isinstance(event, RequestCompleted):
+        return RequestRecord(
+            id=event.request_id, model=event.model, outcome="completed", failure_reason=None,
+            node=event.node, gpu=event.replica, arrival_s=ns_to_s(event.arrival_ns),
+            scheduled_s=ns_to_s(event.scheduled_ns), first_token_s=ns_to_s(event.first_token_ns),
+            finish_s=ns_to_s(event.t_ns), input_tokens=event.input_tokens,
+            output_tokens=event.output_tokens, preemptions=event.preemptions,
+        )
+    return RequestRecord(
+        id=event.request_id, model=event.model, outcome="failed", failure_reason=event.reason,
+        node=event.node, gpu=event.replica, arrival_s=ns_to_s(event.arrival_ns), scheduled_s=None,
+        first_token_s=None, finish_s=ns_to_s(event.t_ns), input_tokens=event.input_tokens,
+        output_tokens=event.output_tokens, preemptions=0,
+    )
+
+
+class RequestsWriter:
+    """A sink that writes completed and failed requests, buffered, whole lines only."""
+
+    def __init__(self, path: Path) -> None:
+        self._file: IO[bytes] = open(path, "wb")
+        self._encoder = msgspec.json.Encoder()
+        self._buf = bytearray()
+
+    def __call__(self, event: object) -> None:
+        if type(event) is RequestCompleted or type(event) is RequestFailed:
+            self._encoder.encode_into(record_of(event), self._buf, len(self._buf))  # type: ignore[arg-type]
+            self._buf += b"\n"
+            if len(self._buf) >= 1 << 20:
+                self.flush()
+
+    def flush(self) -> None:
+        """Write buffered lines out."""
+        self._file.write(self._buf)
+        self._buf.clear()
+
+    def close(self) -> None:
+        """Flush and close."""
+        self.flush()
+        self._file.close()

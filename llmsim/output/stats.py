@@ -1,0 +1,173 @@
+"""Collects per-request metrics from the event stream and summarises them as stats.json."""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from llmsim.kernel.clock import NS_PER_S
+from llmsim.output.events import (
+    ModelLoadFinished, ModelLoadStarted, RequestCompleted, RequestFailed, RequestPreempted, RequestSkipped,
+)
+from llmsim.output.histogram import LogHistogram
+from protocols.gpu import GpuStats
+
+
+def summarise(values_s: np.ndarray) -> dict[str, float]:
+    """mean, p50, p90, p99 and max of a sample (zeros when empty)."""
+    if len(values_s) == 0:
+        return {"mean": 0.0, "p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}
+    p50, p90, p99 = np.percentile(values_s, [50, 90, 99])
+    return {"mean": float(values_s.mean()), "p50": float(p50), "p90": float(p90),
+            "p99": float(p99), "max": float(values_s.max())}
+
+
+def summarise_hist(hist: LogHistogram) -> dict[str, float]:
+    """The same summary from a log histogram (<= 1% relative error)."""
+    s = 1 / NS_PER_S
+    mean = hist.sum_ns / hist.total * s if hist.total else 0.0
+    return {"mean": mean, "p50": hist.percentile_ns(50) * s, "p90": hist.percentile_ns(90) * s,
+            "p99": hist.percentile_ns(99) * s, "max": hist.max_ns * s}
+
+
+class StatsCollector:
+    """A sink that keeps compact per-request arrays (no per-request objects survive)."""
+
+    def __init__(self, slo_ttft_s: float | None = None, slo_tpot_s: float | None = None) -> None:
+        self.arrival = array("q")
+        self.scheduled = array("q")
+        self.first = array("q")
+        self.finish = array("q")
+        self.out_tokens = array("q")
+        self.in_tokens = array("q")
+        self.failed_by_reason: Counter[str] = Counter()
+        self.skipped_by_reason: Counter[str] = Counter()
+        self.preempted_requests = 0
+        self.preemptions = 0
+        self.loads: list[dict[str, Any]] = []
+        self.gpus: list[GpuStats] = []
+        self.itl = LogHistogram()
+        self.last_finish_ns = 0
+        self.slo = (slo_ttft_s, slo_tpot_s)
+        self._handlers = {
+            RequestCompleted: self._completed, RequestFailed: self._failed, RequestSkipped: self._skipped,
+            RequestPreempted: self._preempted, ModelLoadStarted: self._load, ModelLoadFinished: self._loaded,
+        }
+
+    def __call__(self, event: object) -> None:
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def _completed(self, e: RequestCompleted) -> None:
+        self.arrival.append(e.arrival_ns)
+        self.scheduled.append(e.scheduled_ns)
+        self.first.append(e.first_token_ns)
+        self.finish.append(e.t_ns)
+        self.out_tokens.append(e.output_tokens)
+        self.in_tokens.append(e.input_tokens)
+        if e.preemptions:
+            self.preempted_requests += 1
+        self.last_finish_ns = max(self.last_finish_ns, e.t_ns)
+
+    def _failed(self, e: RequestFailed) -> None:
+        self.failed_by_reason[e.reason] += 1
+        self.last_finish_ns = max(self.last_finish_ns, e.t_ns)
+
+    def _skipped(self, e: RequestSkipped) -> None:
+        self.skipped_by_reason[e.reason] += 1
+
+    def _preempted(self, e: RequestPreempted) -> None:
+        self.preemptions += 1
+
+    def _load(self, e: ModelLoadStarted) -> None:
+        self.loads.append({"t_s": e.t_ns / NS_PER_S, "node": e.node, "model": e.model,
+                           "replicas": e.replicas, "tp": e.tp, "load_s": e.load_s})
+
+    def _loaded(self, e: ModelLoadFinished) -> None:
+        pass
+
+    def add_gpu_stats(self, stats: GpuStats) -> None:
+        """Merge one replica's end-of-run counters."""
+        self.gpus.append(stats)
+        self.itl.merge_counts(stats.itl_counts, stats.itl_sum_ns, stats.itl_max_ns)
+
+
+def _latencies(c: StatsCollector) -> dict[str, np.ndarray]:
+    arrival = np.frombuffer(c.arrival, dtype=np.int64).astype(np.float64) / NS_PER_S
+    sched = np.frombuffer(c.scheduled, dtype=np.int64).astype(np.float64) / NS_PER_S
+    first = np.frombuffer(c.first, dtype=np.int64).astype(np.float64) / NS_PER_S
+    finish = np.frombuffer(c.finish, dtype=np.int64).astype(np.float64) / NS_PER_S
+    out = np.frombuffer(c.out_tokens, dtype=np.int64)
+    multi = out > 1
+    tpot = (finish[multi] - first[multi]) / (out[multi] - 1)
+    return {"ttft": first - arrival, "tpot": tpot, "e2e": finish - arrival, "queue": sched - arrival,
+            "_tpot_all": np.where(multi, (finish - first) / np.maximum(out - 1, 1), 0.0)}
+
+
+def _slo(c: StatsCollector, lat: dict[str, np.ndarray], span_s: float) -> dict[str, Any]:
+    ttft_s, tpot_s = c.slo
+    ok = np.ones(len(lat["ttft"]), dtype=bool)
+    if ttft_s is not None:
+        ok &= lat["ttft"] <= ttft_s
+    if tpot_s is not None:
+        ok &= lat["_tpot_all"] <= tpot_s
+    n_total = len(ok) + sum(c.failed_by_reason.values())
+    met = int(ok.sum())
+    return {"ttft_s": ttft_s, "tpot_s": tpot_s, "met": met,
+            "attainment": met / n_total if n_total else 0.0,
+            "goodput_requests_per_s": met / span_s if span_s > 0 else 0.0}
+
+
+def _gpu_entry(g: GpuStats, span_ns: int) -> dict[str, Any]:
+    return {"replica": g.replica, "gpu_type": g.gpu_type, "model": g.model, "tp": g.tp,
+            "busy_fraction": g.busy_ns / span_ns if span_ns else 0.0, "iterations": g.iterations,
+            "prefill_tokens": g.prefill_tokens, "decode_tokens": g.decode_tokens,
+            "mean_batch_size": g.batch_size_sum / g.iterations if g.iterations else 0.0,
+            "preemptions": g.preemptions, "kv_peak_use": g.kv_peak_blocks / g.kv_total_blocks if g.kv_total_blocks else 0.0,
+            "kv_total_blocks": g.kv_total_blocks}
+
+
+def _nodes(c: StatsCollector, span_ns: int) -> dict[str, Any]:
+    nodes: dict[str, Any] = {}
+    for g in sorted(c.gpus, key=lambda g: (g.node, g.replica)):
+        entry = nodes.setdefault(str(g.node), {"gpus": [], "model_loads": 0})
+        entry["gpus"].append(_gpu_entry(g, span_ns))
+    for load in c.loads:
+        nodes.setdefault(str(load["node"]), {"gpus": [], "model_loads": 0})["model_loads"] += 1
+    return nodes
+
+
+def build_stats(c: StatsCollector, *, entered: int, read: int, simulated_ns: int, wall_s: float, events: int,
+                complete: bool = True, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The stats.json document (keys are a public interface: add, never rename)."""
+    lat = _latencies(c)
+    completed = len(c.arrival)
+    failed = sum(c.failed_by_reason.values())
+    span_s = simulated_ns / NS_PER_S
+    out_tokens = int(np.frombuffer(c.out_tokens, dtype=np.int64).sum())
+    stats: dict[str, Any] = {
+        "complete": complete,
+        "requests": {"total": entered, "completed": completed, "failed": failed,
+                     "failed_by_reason": dict(sorted(c.failed_by_reason.items())),
+                     "skipped_invalid": sum(c.skipped_by_reason.values()), "read": read,
+                     "preempted": c.preempted_requests},
+        "latency": {"ttft_s": summarise(lat["ttft"]), "tpot_s": summarise(lat["tpot"]),
+                    "e2e_s": summarise(lat["e2e"]), "queue_s": summarise(lat["queue"]),
+                    "itl_s": summarise_hist(c.itl)},
+        "throughput": {"requests_per_s": completed / span_s if span_s > 0 else 0.0,
+                       "output_tokens_per_s": out_tokens / span_s if span_s > 0 else 0.0,
+                       "input_tokens_per_s": int(np.frombuffer(c.in_tokens, dtype=np.int64).sum()) / span_s if span_s > 0 else 0.0},
+        "preemptions": {"total": c.preemptions, "requests_preempted": c.preempted_requests},
+        "slo": _slo(c, lat, span_s),
+        "nodes": _nodes(c, simulated_ns),
+        "model_loads": c.loads,
+        "simulation": {"simulated_s": span_s, "wall_s": wall_s, "events": events},
+    }
+    stats["throughput"]["goodput_requests_per_s"] = stats["slo"]["goodput_requests_per_s"]
+    if extra:
+        stats.update(extra)
+    return stats

@@ -1,0 +1,43 @@
+"""The cost conversation: a GPU asks the cost service how long its next iterations take."""
+
+from __future__ import annotations
+
+from typing import Union
+
+from protocols.base import Message
+
+
+class Deployment(Message, frozen=True, kw_only=True):
+    """What a replica runs on: model, GPU type, tensor-parallel degree, precisions."""
+
+    model: str
+    hardware: str
+    tp: int = 1
+    weight_bits: int = 16
+    activation_bits: int = 16
+    kv_bits: int = 16
+    int_compute: bool = False
+
+
+class CostQuery(Message, frozen=True, kw_only=True):
+    """GPU -> CostService: durations of `k` iterations of this batch.
+
+    With k > 1 the batch must be decode-only; iteration j then has contexts decode_ctx + j.
+    """
+
+    query_id: int
+    deployment: Deployment
+    prefill_new: tuple[int, ...] = ()
+    prefill_cached: tuple[int, ...] = ()
+    decode_ctx: tuple[int, ...] = ()
+    k: int = 1
+
+
+class CostReply(Message, frozen=True, kw_only=True):
+    """CostService -> GPU: one duration (integer ns) per iteration asked for."""
+
+    query_id: int
+    times_ns: tuple[int, ...]
+
+
+CostMessage = Union[CostQuery, CostReply]

@@ -1,0 +1,30 @@
+"""The environment conversation: GPUs added to or removed from the cluster at given times."""
+
+from __future__ import annotations
+
+from typing import Union
+
+from protocols.base import Message
+
+
+class ApplyEnvironmentChange(Message, frozen=True, kw_only=True):
+    """GlobalEngine -> itself: the change at this index of the change file takes effect now."""
+
+    index: int
+
+
+class AddGpus(Message, frozen=True, kw_only=True):
+    """GlobalEngine -> Node: these GPUs joined the node."""
+
+    gpu_type: str
+    amount: int
+
+
+class RemoveGpus(Message, frozen=True, kw_only=True):
+    """GlobalEngine -> Node: take this many GPUs of this type away (idle replicas first)."""
+
+    gpu_type: str
+    amount: int
+
+
+EnvironmentMessage = Union[ApplyEnvironmentChange, AddGpus, RemoveGpus]

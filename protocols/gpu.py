@@ -1,0 +1,56 @@
+"""The GPU conversation: iteration timers, load reports to the router, statistics at the end."""
+
+from __future__ import annotations
+
+from typing import Union
+
+from protocols.base import Message
+
+
+class IterationDone(Message, frozen=True, kw_only=True):
+    """GPU -> itself: the current run of iterations ends now (stale if generation moved on)."""
+
+    generation: int
+
+
+class LoadReport(Message, frozen=True, kw_only=True):
+    """GPU -> Router: the replica's load, the only view of it the router gets."""
+
+    replica: str
+    model: str
+    outstanding: int
+    running: int
+    waiting: int
+    kv_used_blocks: int
+    kv_total_blocks: int
+    block_size: int
+
+
+class CollectStats(Message, frozen=True, kw_only=True):
+    """GlobalEngine -> GPU: report your counters (sent once when the run ends)."""
+
+
+class GpuStats(Message, frozen=True, kw_only=True):
+    """GPU -> GlobalEngine: per-replica counters and the inter-token-latency histogram."""
+
+    replica: str
+    node: int
+    gpu_type: str
+    model: str
+    tp: int
+    busy_ns: int
+    iterations: int
+    prefill_tokens: int
+    decode_tokens: int
+    batch_size_sum: int
+    preemptions: int
+    kv_peak_blocks: int
+    kv_total_blocks: int
+    kv_used_blocks_at_end: int
+    busy_until_ns: int
+    itl_counts: tuple[int, ...]
+    itl_sum_ns: int
+    itl_max_ns: int
+
+
+GpuMessage = Union[IterationDone, LoadReport, CollectStats, GpuStats]

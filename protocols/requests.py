@@ -1,0 +1,65 @@
+"""The request conversation: engine -> router -> node -> GPU, and completions back to the engine."""
+
+from __future__ import annotations
+
+from typing import Union
+
+import msgspec
+
+from protocols.base import Message
+
+
+class RequestSpec(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One inference request as it enters the run (model already resolved to its canonical name)."""
+
+    id: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    arrival_ns: int
+    priority: int = 0
+    line: int = 0
+
+
+class RouteRequest(Message, frozen=True, kw_only=True):
+    """GlobalEngine -> Router: a request has arrived and needs a replica."""
+
+    request: RequestSpec
+
+
+class AssignRequest(Message, frozen=True, kw_only=True):
+    """Router -> Node: serve this request on the named replica."""
+
+    request: RequestSpec
+    replica: str
+
+
+class EnqueueRequest(Message, frozen=True, kw_only=True):
+    """Node -> GPU: put this request in the replica's waiting queue."""
+
+    request: RequestSpec
+    resumed: bool = False
+
+
+class RequestFinished(Message, frozen=True, kw_only=True):
+    """GPU or Router -> GlobalEngine: the request left the system, completed or failed."""
+
+    request: RequestSpec
+    outcome: str  # "completed" | "failed"
+    reason: str | None = None
+    node: int | None = None
+    replica: str | None = None
+    scheduled_ns: int | None = None
+    first_token_ns: int | None = None
+    finish_ns: int = 0
+    preemptions: int = 0
+
+
+class ReturnRequests(Message, frozen=True, kw_only=True):
+    """Node or GPU -> Router: requests that must be routed again (their replica went away)."""
+
+    requests: tuple[RequestSpec, ...]
+    from_replica: str
+
+
+RequestMessage = Union[RouteRequest, AssignRequest, EnqueueRequest, RequestFinished, ReturnRequests]
