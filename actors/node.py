@@ -67,9 +67,8 @@ class NodeActor(Actor):
         self.memory_gb = dict(zip(spec.gpu_types, spec.memory_per_gpu_gb or [None] * len(spec.gpu_types)))
         self.replicas: dict[str, ReplicaSlot] = {}
         self.next_index = 0
-        self.load_generation = 0
-        self.loading: list[ReplicaSlot] = []
-        self.load_started_ns = 0
+        self.load_id = 0
+        self.loads: dict[int, tuple[list[ReplicaSlot], int]] = {}  # load id -> (slots, start ns)
         self.wanted_model: str | None = None
         self.to_remove: Counter[str] = Counter()
 
@@ -153,7 +152,6 @@ class NodeActor(Actor):
             return
         for s in slots:
             self.replicas[s.name] = s
-        self.loading += slots
         by_model = Counter(s.model for s in slots)
         load_s = 0.0
         for model in by_model:
@@ -164,21 +162,17 @@ class NodeActor(Actor):
             load_s = max(load_s, secs)
             self.ctx.emit(ModelLoadStarted(t_ns=self.ctx.now, node=self.node_id, model=model,
                                            replicas=by_model[model], tp=first.tp, load_s=secs))
-        self.load_generation += 1
-        self.load_started_ns = self.ctx.now
-        self.ctx.send(self.name, ModelLoaded(generation=self.load_generation), s_to_ns(load_s))
+        self.load_id += 1
+        self.loads[self.load_id] = (slots, self.ctx.now)
+        self.ctx.send(self.name, ModelLoaded(generation=self.load_id), s_to_ns(load_s))
 
     @handles(ModelLoaded)
     def on_loaded(self, msg: ModelLoaded) -> None:
-        if msg.generation != self.load_generation:
-            return
-        slots, self.loading = self.loading, []
+        slots, started_ns = self.loads.pop(msg.generation)
+        slots = [s for s in slots if self.replicas.get(s.name) is s]
         for model in sorted({s.model for s in slots}):
-            self.ctx.emit(ModelLoadFinished(t_ns=self.ctx.now, node=self.node_id, model=model,
-                                            start_ns=self.load_started_ns))
+            self.ctx.emit(ModelLoadFinished(t_ns=self.ctx.now, node=self.node_id, model=model, start_ns=started_ns))
         for slot in slots:
-            if slot.name not in self.replicas:
-                continue
             self.ctx.spawn(GpuActor(
                 slot.name, node=self.node_id, node_actor=self.name, gpu_type=slot.gpu_type,
                 deployment=slot.deployment, opts=slot.opts, kv_blocks=slot.kv_blocks, engine=self.nctx.engine,
@@ -209,8 +203,6 @@ class NodeActor(Actor):
 
     def _forget(self, slot: ReplicaSlot) -> None:
         self.replicas.pop(slot.name, None)
-        if slot in self.loading:
-            self.loading.remove(slot)
         if not any(r.model == slot.model for r in self.replicas.values()):
             self.ctx.emit(ModelUnloaded(t_ns=self.ctx.now, node=self.node_id, model=slot.model))
         remove = min(self.to_remove[slot.gpu_type], slot.tp)

@@ -12,7 +12,7 @@ from collections import deque
 from llmsim.kernel.actor import Actor, handles
 from llmsim.output.events import RequestFailed, RequestRouted
 from llmsim.policies.routing import ReplicaView, RoutingPolicy
-from protocols.control import Finalize, ProvisionModel, ProvisionRefused, ReplicaGone, ReplicaReady
+from protocols.control import Finalize, FlushPending, ProvisionModel, ProvisionRefused, ReplicaGone, ReplicaReady
 from protocols.gpu import LoadReport
 from protocols.requests import AssignRequest, RequestFinished, RequestSpec, ReturnRequests, RouteRequest
 
@@ -104,6 +104,13 @@ class RouterActor(Actor):
         self.node_models[msg.node] = msg.model
         if self.provisioning.get(msg.model) == msg.node:
             del self.provisioning[msg.model]
+        # Replicas loaded together report together: route the waiting requests once all are known.
+        self.ctx.send(self.name, FlushPending(model=msg.model))
+
+    @handles(FlushPending)
+    def on_flush(self, msg: FlushPending) -> None:
+        if not self.by_model.get(msg.model):
+            return
         waiting = self.pending.pop(msg.model, deque())
         while waiting:
             self._route(waiting.popleft())

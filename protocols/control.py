@@ -26,7 +26,7 @@ class ProvisionModel(Message, frozen=True, kw_only=True):
 
 
 class ModelLoaded(Message, frozen=True, kw_only=True):
-    """Node -> itself: the weights have arrived in GPU memory (stale if generation moved on)."""
+    """Node -> itself: the weights of load number `generation` have arrived in GPU memory."""
 
     generation: int
 
@@ -70,12 +70,18 @@ class Drain(Message, frozen=True, kw_only=True):
     return_requests: bool = False
 
 
+class FlushPending(Message, frozen=True, kw_only=True):
+    """Router -> itself: route the requests that waited for `model` (after all ready replicas are known)."""
+
+    model: str
+
+
 class Finalize(Message, frozen=True, kw_only=True):
     """Driver -> Router: the run is quiescent; fail whatever still waits (no capacity)."""
 
 
 ControlMessage = Union[
-    Finalize,
+    Finalize, FlushPending,
     NextArrival, ProgressTick, ProvisionModel, ModelLoaded, ReplicaReady, ReplicaGone,
     ProvisionRefused, ReplicaDrained, Drain,
 ]
