@@ -18,10 +18,11 @@ from llmsim.config import Environment, NodeSpec, ServingOptions, legacy_environm
 from llmsim.cost import hardware_ids, load_model_spec, precision_from_dtype, resolve_model_name
 from llmsim.errors import LlmsimError, UnknownModelError, UsageError
 from llmsim.kernel import Simulation
-from llmsim.kernel.clock import NS_PER_S, s_to_ns
+from llmsim.kernel.clock import s_to_ns
 from llmsim.options import ReplayOptions
 from llmsim.output.events import RunStarted
 from llmsim.output.outputs import OutputSet
+from llmsim.output.progress import Progress
 from llmsim.output.stats import StatsCollector, build_stats
 from llmsim.policies import create_routing_policy
 from llmsim.workload import ArrivalOptions, TraceRequest, open_trace, with_arrivals
@@ -123,7 +124,7 @@ class Cluster:
             ENGINE, workload=workload(opts, sim), router=ROUTER, resolve_model=resolve, nodes=nodes,
             inventory=inventory, env_changes=changes, strict=opts.strict,
             print_interval_ns=s_to_ns(opts.print_interval) if opts.print_interval > 0 else 0,
-            on_progress=_progress, on_gpu_stats=collector.add_gpu_stats, new_node=self._new_node,
+            on_progress=Progress(quiet=opts.quiet), on_gpu_stats=collector.add_gpu_stats, new_node=self._new_node,
         )
         sim.add_actor(self.engine)
 
@@ -151,11 +152,6 @@ class Cluster:
         from actors.gpu import GpuActor
 
         return [name for name, a in self.sim.actors.items() if isinstance(a, GpuActor)]
-
-
-def _progress(engine: GlobalEngine) -> None:
-    log.info("progress", simulated_s=round(engine.ctx.now / NS_PER_S, 3), arrived=engine.entered,
-             finished=engine.finished)
 
 
 def check_invariants(stats: dict[str, Any], engine: GlobalEngine, collector: StatsCollector) -> list[str]:

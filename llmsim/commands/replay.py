@@ -63,6 +63,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--trace-detail", choices=["off", "requests", "iterations"], default="iterations")
     p.add_argument("--no-outputs", action="store_true", help="write nothing (benchmarks)")
     p.add_argument("--print-interval", type=float, default=0.0, help="progress every N simulated seconds")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    p.add_argument("--load-report-interval", type=float, default=0.0,
+                   help="seconds between replica load reports to the router (0 = every change)")
+    p.add_argument("--reprovisioning-policy", default="least-recently-used",
+                   help="node to switch when no replica serves a model: random, least-recently-used, least-loaded")
     p.add_argument("--routing-policy", default="round-robin", help="random, round-robin, least-loaded, ...")
     p.add_argument("--preempt-on-reprovision", action="store_true", help="re-route a switched node's requests")
     p.add_argument("--calibration", default="default", help="calibration profile ('none' = pure roofline)")
@@ -92,7 +97,8 @@ def options_from_args(args: argparse.Namespace) -> ReplayOptions:
         burstiness=args.burstiness, time_scale=args.time_scale, start_s=args.start_s, duration_s=args.duration_s,
         limit=args.limit, seed=args.seed, output_dir=args.output_dir, trace_output=args.trace_output,
         stats_output=args.stats_output, trace_detail=args.trace_detail, write_outputs=not args.no_outputs,
-        print_interval=args.print_interval, routing_policy=args.routing_policy,
+        print_interval=args.print_interval, quiet=args.quiet, load_report_interval=args.load_report_interval,
+        reprovisioning_policy=args.reprovisioning_policy, routing_policy=args.routing_policy,
         preempt_on_reprovision=args.preempt_on_reprovision,
         calibration=None if args.calibration == "none" else args.calibration, step_mode=args.step_mode,
         strict=args.strict, max_num_batched_tokens=args.max_num_batched_tokens, max_num_seqs=args.max_num_seqs,

@@ -11,6 +11,14 @@ import msgspec
 from llmsim.errors import ConfigError
 
 
+class OpCalibration(msgspec.Struct, frozen=True, kw_only=True):
+    """Efficiencies and launch overhead fitted for one operator (overrides the profile-wide values)."""
+
+    compute_efficiency: float
+    memory_efficiency: float
+    kernel_overhead_s: float = 0.0
+
+
 class CalibrationProfile(msgspec.Struct, frozen=True, kw_only=True):
     """Fractions of peak reached and fixed costs; `none` is the pure roofline (1, 1, 0...)."""
 
@@ -22,6 +30,10 @@ class CalibrationProfile(msgspec.Struct, frozen=True, kw_only=True):
     iteration_overhead_s: float = 0.0  # scheduler, sampling, launch of one iteration
     per_seq_overhead_s: float = 0.0  # per sequence in the batch (sampling, bookkeeping)
     allreduce_efficiency: float = 1.0  # fraction of interconnect bandwidth an all-reduce reaches
+    allreduce_latency_s: float | None = None  # overrides the hardware table's interconnect latency
+    gqa_shared_kv: bool = True  # False: attention kernels re-read K/V once per query head (pre-GQA kernels)
+    token_tile: int = 1  # GEMM rows are padded to a multiple of this (tensor-core tile height)
+    operators: dict[str, OpCalibration] = {}
     hardware: str = "*"
     source: str = ""
     how: str = ""
@@ -29,10 +41,13 @@ class CalibrationProfile(msgspec.Struct, frozen=True, kw_only=True):
     holdout_mape_pct: float | None = None
 
     def __post_init__(self) -> None:
-        for field in ("compute_efficiency", "memory_efficiency", "attention_efficiency", "allreduce_efficiency"):
+        for field in ("compute_efficiency", "memory_efficiency", "attention_efficiency"):
             value = getattr(self, field)
-            if not 0.0 < value <= 1.5:
-                raise ConfigError(f"profile {self.name!r}: {value} out of range", field=field, expected="0 < x <= 1.5")
+            if not 0.0 < value <= 1.0:
+                raise ConfigError(f"profile {self.name!r}: {value} out of range", field=field, expected="0 < x <= 1")
+        if not 0.0 < self.allreduce_efficiency <= 2.0:  # NVLink SHARP all-reduces beat the one-way link figure
+            raise ConfigError(f"profile {self.name!r}: out of range", field="allreduce_efficiency",
+                              expected="0 < x <= 2")
 
 
 NONE = CalibrationProfile(name="none", source="pure roofline", how="no calibration")

@@ -31,15 +31,19 @@ class CostModel:
         *,
         tp: int = 1,
         precision: Precision = Precision(),
-        calibration: str | None = "default",
+        calibration: str | CalibrationProfile | None = "default",
     ) -> None:
         if tp < 1:
             raise UsageError(f"tensor parallelism must be >= 1, got {tp}", field="--tp")
         self.spec, self.hw, self.tp, self.precision = spec, hw, tp, precision
-        self.profile: CalibrationProfile = get_profile(calibration, hw.id)
+        if isinstance(calibration, CalibrationProfile):
+            self.profile = calibration
+        else:
+            self.profile = get_profile(calibration, hw.id)
         self.shard = opmod.shard(spec, tp)
         self.weight_bytes_per_gpu = self._weight_bytes()
         self.kv_bytes_per_token_per_gpu = int(math.ceil(opmod.kv_bytes_per_token(self.shard, precision) * spec.num_layers))
+        self._op_rates: dict[tuple[str, str], tuple[float, float, float]] = {}
         self._init_rates()
         self._linear_memo: dict[int, float] = {}
         self._decode_memo: dict[tuple[int, int], int] = {}
@@ -68,17 +72,15 @@ class CostModel:
 
     # ----- rates ----------------------------------------------------------------------------
     def _init_rates(self) -> None:
-        p, hw, prof = self.precision, self.hw, self.profile
+        p = self.precision
         self.peak_flops = self._gemm_peak()
-        self.gemm_flops_per_s = self.peak_flops * prof.compute_efficiency
-        self.attn_flops_per_s = hw.peak_fp16_flops * prof.compute_efficiency * prof.attention_efficiency
-        self.bytes_per_s = hw.hbm_bandwidth_bytes_per_s * prof.memory_efficiency
-        self.attn_bytes_per_s = self.bytes_per_s * prof.attention_efficiency
-        # Decode attention is linear in keys: time = max(a_f, a_b) * keys + q_b * seqs, per layer.
-        keys_flops = opmod.attention_flops_per_pair(self.shard)
-        self._dec_flops_coef = keys_flops / self.attn_flops_per_s
-        self._dec_bytes_coef = opmod.kv_bytes_per_token(self.shard, p) / self.attn_bytes_per_s
-        self._dec_seq_coef = 2.0 * self.shard.q * p.activation_bytes / self.attn_bytes_per_s
+        # Decode attention is linear in keys: per layer max(f * keys, b * keys + q * seqs) + fixed.
+        probe = opmod.decode_attention_op(self.shard, p, 1, 0)
+        flops_per_s, bytes_per_s, self._dec_fixed_s = self.op_rates(probe)
+        self._dec_flops_coef = opmod.attention_flops_per_pair(self.shard) / flops_per_s
+        self.kv_reads = opmod.kv_read_factor(self.shard, self.profile.gqa_shared_kv)
+        self._dec_bytes_coef = opmod.kv_bytes_per_token(self.shard, p) * self.kv_reads / bytes_per_s
+        self._dec_seq_coef = 2.0 * self.shard.q * p.activation_bytes / bytes_per_s
 
     def _gemm_peak(self) -> float:
         p, hw = self.precision, self.hw
@@ -90,13 +92,38 @@ class CostModel:
         return hw.peak_fp16_flops
 
     # ----- per-operator time -----------------------------------------------------------------
+    def op_rates(self, op: Op) -> tuple[float, float, float]:
+        """(FLOP/s, bytes/s, fixed s) for `op`: per-operator fitted values, else profile-wide ones."""
+        key = (op.name, op.kind)
+        rates = self._op_rates.get(key)
+        if rates is None:
+            rates = self._compute_rates(op)
+            self._op_rates[key] = rates
+        return rates
+
+    def _compute_rates(self, op: Op) -> tuple[float, float, float]:
+        prof = self.profile
+        over = prof.operators.get(op.name)
+        ce = over.compute_efficiency if over else prof.compute_efficiency
+        me = over.memory_efficiency if over else prof.memory_efficiency
+        fixed = over.kernel_overhead_s if over else prof.kernel_overhead_s
+        if op.kind == "attention":
+            return (self.hw.peak_fp16_flops * ce * prof.attention_efficiency,
+                    self.hw.hbm_bandwidth_bytes_per_s * me * prof.attention_efficiency, fixed)
+        peak = self.peak_flops if op.kind == "linear" else self.hw.peak_fp16_flops
+        return peak * ce, self.hw.hbm_bandwidth_bytes_per_s * me, fixed
+
+    def padded_flops(self, op: Op) -> float:
+        """FLOPs with GEMM rows padded up to the profile's token tile."""
+        tile = self.profile.token_tile
+        if tile <= 1 or op.rows <= 0:
+            return op.flops
+        return op.flops * (math.ceil(op.rows / tile) * tile / op.rows)
+
     def op_time_s(self, op: Op) -> float:
         """One execution of `op`: max(compute, memory) plus the fixed kernel overhead."""
-        if op.kind == "attention":
-            t = max(op.flops / self.attn_flops_per_s, op.bytes / self.attn_bytes_per_s)
-        else:
-            t = max(op.flops / self.gemm_flops_per_s, op.bytes / self.bytes_per_s)
-        return t + self.profile.kernel_overhead_s
+        flops_per_s, bytes_per_s, fixed_s = self.op_rates(op)
+        return max(self.padded_flops(op) / flops_per_s, op.bytes / bytes_per_s) + fixed_s
 
     def allreduce_s(self, tokens: int) -> float:
         """One ring all-reduce of the hidden states of `tokens` tokens across the TP group."""
@@ -104,7 +131,10 @@ class CostModel:
             return 0.0
         size_bytes = tokens * self.shard.hidden * self.precision.activation_bytes
         bw = self.hw.interconnect_bandwidth_bytes_per_s * self.profile.allreduce_efficiency
-        return self.hw.interconnect_latency_s + 2.0 * (self.tp - 1) / self.tp * size_bytes / bw
+        latency_s = self.profile.allreduce_latency_s
+        if latency_s is None:
+            latency_s = self.hw.interconnect_latency_s
+        return latency_s + 2.0 * (self.tp - 1) / self.tp * size_bytes / bw
 
     def _fixed_s(self, tokens: int, seqs: int) -> float:
         """Everything that depends only on token and sequence counts: linear ops, all-reduces, overheads."""
@@ -117,7 +147,6 @@ class CostModel:
             total += op.repeats * self.op_time_s(op)
         total += 2 * self.spec.num_layers * self.allreduce_s(tokens)
         total += self.profile.iteration_overhead_s + self.profile.per_seq_overhead_s * seqs
-        total += self.spec.num_layers * self.profile.kernel_overhead_s  # the attention kernel launch
         if len(self._linear_memo) > _MEMO_LIMIT:
             self._linear_memo.clear()
         self._linear_memo[key] = total
@@ -130,7 +159,7 @@ class CostModel:
 
         keys = ctx_sum + seqs
         attn = np.maximum(keys * self._dec_flops_coef, keys * self._dec_bytes_coef + seqs * self._dec_seq_coef)
-        return self._fixed_s(seqs, seqs) + attn * self.spec.num_layers
+        return self._fixed_s(seqs, seqs) + (attn + self._dec_fixed_s) * self.spec.num_layers
 
     @staticmethod
     def _to_ns(seconds):  # noqa: ANN001, ANN205
@@ -173,12 +202,13 @@ class CostModel:
             raise UsageError("prefill_new and prefill_cached differ in length")
         tokens = sum(new) + seqs
         total = self._fixed_s(tokens, seqs + len(new))
-        op = opmod.prefill_attention_op(self.shard, self.precision, new, cached, self.hw.onchip_buffer_bytes)
+        op = opmod.prefill_attention_op(
+            self.shard, self.precision, new, cached, self.hw.onchip_buffer_bytes, self.kv_reads)
         total += self.spec.num_layers * (self.op_time_s(op))
         if seqs:
             keys = ctx_sum + seqs
             dec = max(keys * self._dec_flops_coef, keys * self._dec_bytes_coef + seqs * self._dec_seq_coef)
-            total += self.spec.num_layers * (dec + self.profile.kernel_overhead_s)
+            total += self.spec.num_layers * (dec + self._dec_fixed_s)
         return max(1, int(round(total * 1e9)))
 
     def decode_run_ns(self, decode_ctx: np.ndarray, k: int) -> np.ndarray:
@@ -207,8 +237,9 @@ class CostModel:
         tokens = sum(prefill_new) + seqs
         ops = opmod.linear_ops(self.shard, self.precision, tokens, seqs + len(prefill_new))
         if len(prefill_new):
-            ops.append(opmod.prefill_attention_op(
-                self.shard, self.precision, prefill_new, prefill_cached, self.hw.onchip_buffer_bytes))
+            ops.append(opmod.prefill_attention_op(self.shard, self.precision, prefill_new, prefill_cached,
+                                                  self.hw.onchip_buffer_bytes, self.kv_reads))
         if seqs:
-            ops.append(opmod.decode_attention_op(self.shard, self.precision, seqs, int(sum(decode_ctx))))
+            ops.append(opmod.decode_attention_op(self.shard, self.precision, seqs, int(sum(decode_ctx)),
+                                                 self.kv_reads))
         return ops

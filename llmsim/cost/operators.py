@@ -19,6 +19,7 @@ class Op(msgspec.Struct, frozen=True):
     bytes: float
     repeats: int = 1  # num_layers for per-layer operators, 1 for the LM head
     kind: str = "linear"  # linear | attention | elementwise
+    rows: float = 0.0  # GEMM rows (tokens) per weight matrix, for tile padding; 0 for non-GEMMs
 
     @property
     def intensity(self) -> float:
@@ -72,7 +73,7 @@ def _linear(name: str, tokens: float, d_in: int, d_out: int, p: Precision, reps:
     flops = 2.0 * tokens * d_in * d_out * n_mats
     weights = d_in * d_out * n_mats * p.weight_bytes
     acts = tokens * (d_in + d_out * n_mats) * p.activation_bytes
-    return Op(name, flops, weights + acts, reps)
+    return Op(name, flops, weights + acts, reps, "linear", tokens)
 
 
 def expected_experts_touched(experts: int, top_k: int, tokens: float) -> float:
@@ -91,7 +92,7 @@ def linear_ops(s: Shard, p: Precision, tokens: int, logit_rows: int) -> list[Op]
         _linear("qkv_proj", t, h, s.q + 2 * s.kv, p, L),
         Op("rope", 6.0 * t * (s.q + s.kv), 2.0 * t * (s.q + s.kv) * act, L, "elementwise"),
         _linear("o_proj", t, s.q, h, p, L),
-        Op("residual_add", 2.0 * t * h, 6.0 * t * h * act, L, "elementwise"),
+        Op("residual_add", t * h, 3.0 * t * h * act, 2 * L, "elementwise"),
         Op("post_attention_layernorm", 4.0 * t * h, 2.0 * t * h * act + h * 2, L, "elementwise"),
     ]
     ops += _mlp_ops(s, p, t)
@@ -111,10 +112,11 @@ def _mlp_ops(s: Shard, p: Precision, t: float) -> list[Op]:
     touched = expected_experts_touched(s.experts, s.top_k, t)
     routed = t * s.top_k  # token-expert pairs
     w = s.expert_mlp
+    rows = routed / touched if touched else 0.0  # tokens per touched expert
     up = Op("moe_up_proj", 2.0 * routed * h * w * up_mats,
-            touched * h * w * up_mats * p.weight_bytes + routed * (h + w * up_mats) * act, L)
+            touched * h * w * up_mats * p.weight_bytes + routed * (h + w * up_mats) * act, L, "linear", rows)
     down = Op("moe_down_proj", 2.0 * routed * w * h,
-              touched * w * h * p.weight_bytes + routed * (w + h) * act, L)
+              touched * w * h * p.weight_bytes + routed * (w + h) * act, L, "linear", rows)
     ops = [
         _linear("moe_router", t, h, s.experts, p, L),
         up,
@@ -143,21 +145,27 @@ def q_tile_rows(s: Shard, p: Precision, onchip_buffer_bytes: int) -> int:
     return max(16, int(onchip_buffer_bytes // (4 * s.head_dim * p.activation_bytes)))
 
 
-def decode_attention_op(s: Shard, p: Precision, num_seqs: int, ctx_sum: int) -> Op:
-    """Decode attention of `num_seqs` single-token queries over ctx+1 keys each (KV read once)."""
+def kv_read_factor(s: Shard, gqa_shared_kv: bool) -> float:
+    """Times each K/V element is read from memory per query: 1, or the GQA group size without sharing."""
+    return 1.0 if gqa_shared_kv else s.heads / s.kv_heads
+
+
+def decode_attention_op(s: Shard, p: Precision, num_seqs: int, ctx_sum: int, kv_reads: float = 1.0) -> Op:
+    """Decode attention of `num_seqs` single-token queries over ctx+1 keys each (KV read `kv_reads` times)."""
     keys = float(ctx_sum + num_seqs)
     flops = attention_flops_per_pair(s) * keys
-    traffic = kv_bytes_per_token(s, p) * keys + 2.0 * num_seqs * s.q * p.activation_bytes
+    traffic = kv_bytes_per_token(s, p) * kv_reads * keys + 2.0 * num_seqs * s.q * p.activation_bytes
     return Op("attn_decode", flops, traffic, s.layers, "attention")
 
 
 def prefill_attention_op(
-    s: Shard, p: Precision, new: Sequence[int], cached: Sequence[int], onchip_buffer_bytes: int
+    s: Shard, p: Precision, new: Sequence[int], cached: Sequence[int], onchip_buffer_bytes: int,
+    kv_reads: float = 1.0,
 ) -> Op:
     """Causal prefill attention of chunks (new tokens over cached + new keys), flash-attention tiled."""
     rows = q_tile_rows(s, p, onchip_buffer_bytes)
     group = max(1, s.heads // s.kv_heads)
-    kv_tok = kv_bytes_per_token(s, p)
+    kv_tok = kv_bytes_per_token(s, p) * kv_reads
     flops = traffic = 0.0
     for n, c in zip(new, cached):
         if n <= 0:
