@@ -190,7 +190,7 @@ def run_replay(opts: ReplayOptions) -> ReplayResult:
     finally:
         outputs.close()
     stats = build_stats(collector, entered=cluster.engine.entered, read=cluster.engine.read,
-                        simulated_ns=sim.now, wall_s=time.perf_counter() - wall0, events=sim.events)
+                        simulated_ns=collector.last_finish_ns or sim.now, wall_s=time.perf_counter() - wall0, events=sim.events)
     problems = check_invariants(stats, cluster.engine, collector)
     stats["invariants"] = {"ok": not problems, "violations": problems}
     if opts.write_outputs:
