@@ -17,7 +17,7 @@ TOKEN_TILES: tuple[int, ...] = (1, 64, 128, 256)
 OP_FIELDS = ("compute_efficiency", "memory_efficiency", "kernel_overhead_s")
 ITERATION_FIELDS = ("iteration_overhead_s", "per_seq_overhead_s", "allreduce_efficiency", "attention_efficiency")
 START = CalibrationProfile(name="start", compute_efficiency=0.7, memory_efficiency=0.8, kernel_overhead_s=5e-6,
-                           iteration_overhead_s=3e-3, per_seq_overhead_s=20e-6, allreduce_efficiency=0.6,
+                           iteration_overhead_s=3e-3, per_seq_overhead_s=0.0, allreduce_efficiency=0.6,
                            attention_efficiency=0.8)
 
 
@@ -75,8 +75,8 @@ def with_errors(profile: CalibrationProfile, train: list[Point], held_out: list[
     return msgspec.structs.replace(profile, fit_mape_pct=fit, holdout_mape_pct=hold)
 
 
-TRT_FIELDS = ("compute_efficiency", "memory_efficiency", "kernel_overhead_s", "iteration_overhead_s",
-              "allreduce_efficiency")
+TRT_FIELDS = ("compute_efficiency", "memory_efficiency", "iteration_overhead_s", "per_seq_overhead_s",
+              "attention_efficiency", "allreduce_efficiency", "allreduce_latency_s")
 def fit_allreduce(samples: AllReduceSamples, link_bytes_per_s: float) -> tuple[float, float, float, float]:
     """(efficiency, latency_s, fit MAPE, held-out MAPE) of latency + 2(n-1)/n * bytes / (link * eff)."""
     size, n, t = (np.array(x, dtype=np.float64) for x in (samples.size_bytes, samples.workers, samples.time_s))
@@ -141,18 +141,18 @@ def _fit_hardware(
                                     allreduce_latency_s=start.allreduce_latency_s)
     out.append(msgspec.structs.replace(with_errors(vidur, train, held), hardware=hw, source="vidur"))
     train, held = _split(points, "splitwise", hw)
-    split = fit_iteration_profile(start, train, GLOBAL_FIELDS, f"splitwise-{tag}", how=(
+    split = fit_iteration_profile(START, train, GLOBAL_FIELDS, f"splitwise-{tag}", how=(
         "global efficiencies, iteration and per-sequence overheads, all-reduce and attention efficiency fitted to "
         f"the fit half of the Splitwise llama2-70b {tag.upper()} prompt_time/token_time means (TP 2/4/8)"))
     out.append(msgspec.structs.replace(with_errors(split, train, held), hardware=hw, source="splitwise"))
-    vllm = fit_iteration_profile(vidur, train, _without(ITERATION_FIELDS, drop), f"vllm-{tag}", how=(
+    vllm = fit_iteration_profile(vidur, train, ITERATION_FIELDS, f"vllm-{tag}", how=(
         f"operator efficiencies of vidur-{tag} (vLLM kernels) plus iteration and per-sequence overheads and "
         f"attention efficiency fitted to the fit half of the Splitwise {tag.upper()} points" + ar_note))
     out.append(msgspec.structs.replace(with_errors(vllm, train, held), hardware=hw, source="vidur+splitwise"))
     train, held = _split(points, "trtllm", hw)
     fits = [fit_iteration_profile(msgspec.structs.replace(start, gqa_shared_kv=shared), train,
-                                  _without(TRT_FIELDS, drop), f"trtllm-{tag}", how=(
-        "global efficiencies, launch and iteration overhead (and all-reduce efficiency without a measured one) "
+                                  TRT_FIELDS, f"trtllm-{tag}", how=(
+        "global efficiencies, attention efficiency, iteration and per-sequence overhead, all-reduce efficiency and latency "
         f"fitted to the fit half of the TensorRT-LLM v0.5/v0.6.1 performance-doc points on {tag.upper()} with a "
         "known batch; GQA K/V sharing in attention kernels chosen on the fit half" + ar_note))
         for shared in (True, False)]

@@ -16,6 +16,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "attention_efficiency": (0.05, 1.0),
     "allreduce_efficiency": (0.02, 1.0),
     "kernel_overhead_s": (0.0, 100e-6),
+    "allreduce_latency_s": (0.0, 200e-6),
     "iteration_overhead_s": (0.0, 100e-3),
     "per_seq_overhead_s": (0.0, 2e-3),
 }
@@ -58,7 +59,8 @@ def _to_unit(profile: CalibrationProfile, fields: Sequence[str]) -> np.ndarray:
     out = []
     for name in fields:
         lo, hi = BOUNDS[name]
-        out.append((getattr(profile, name) - lo) / (hi - lo))
+        value = getattr(profile, name)
+        out.append(((lo + hi) / 2 if value is None else value - lo) / (hi - lo))
     return np.clip(np.array(out), 0, 1)
 
 
