@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import msgspec
 import numpy as np
 
 from llmsim.cost.calibration import CalibrationProfile, OpCalibration
 from llmsim.cost.fitting import fit_profile, mape_pct, nelder_mead
-from llmsim.cost.measurements import AllReduceSamples, Point
+from llmsim.cost.measurements import AllReduceSamples, Point, all_points, allreduce_samples
 from llmsim.cost.prediction import OpBatch, predict_all
 
+H100_LINK_BYTES_PER_S = 450e9  # one-way NVLink 4 bandwidth of nvidia_H100 in the hardware table
 HW_TAGS: dict[str, str] = {"nvidia_A100_80G_SXM": "a100", "nvidia_H100": "h100"}
 TOKEN_TILES: tuple[int, ...] = (1, 64, 128, 256)
 OP_FIELDS = ("compute_efficiency", "memory_efficiency", "kernel_overhead_s")
@@ -159,3 +161,40 @@ def _fit_hardware(
     trt = min(fits, key=lambda prof: mape_pct(predict_all(train, prof), _measured(train)))
     out.append(msgspec.structs.replace(with_errors(trt, train, held), hardware=hw, source="trtllm"))
     return out
+
+
+DEFAULT_MAP: dict[str, str] = {
+    "nvidia_H100*": "vllm-h100",
+    "nvidia_H200": "vllm-h100",
+    "nvidia_B200": "vllm-h100",
+    "amd_MI300X": "vllm-h100",
+    "*": "vllm-a100",
+}
+
+ABOUT = (
+    "Calibration profiles fitted by `llmsim calibrate --data <shared data folder>` (llmsim/cost/calibrate.py). "
+    "Each source's points are split in load order into a fit half and a held-out half (fit, held, held, fit, ...); "
+    "parameters minimise the mean absolute percentage error on the fit half with a Nelder-Mead search; "
+    "fit_mape_pct / holdout_mape_pct are the errors on each half. `default` maps GPU ids (first matching "
+    "pattern) to the vLLM-class profile: Vidur-measured vLLM kernel efficiencies plus iteration overheads fitted "
+    "on Splitwise whole-iteration times. Efficiencies are fractions of the hardware table's peaks."
+)
+
+
+class CalibrationFile(msgspec.Struct):
+    """The shipped calibration.json layout."""
+
+    about: str
+    default: dict[str, str]
+    profiles: list[CalibrationProfile]
+    allreduce_fit: dict[str, float] = {}
+
+
+def build_calibration(data_root: Path) -> CalibrationFile:
+    """Fit every profile from a shared `data/` folder."""
+    points = all_points(data_root)
+    eff, lat, fit_err, held_err = fit_allreduce(
+        allreduce_samples(data_root / "profiles" / "h100_dgx_all_reduce.csv"), H100_LINK_BYTES_PER_S)
+    profiles = fit_all(points, (eff, lat))
+    ar = {"efficiency": eff, "latency_s": lat, "fit_mape_pct": fit_err, "holdout_mape_pct": held_err}
+    return CalibrationFile(about=ABOUT, default=DEFAULT_MAP, profiles=profiles, allreduce_fit=ar)

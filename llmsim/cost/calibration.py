@@ -57,6 +57,7 @@ class _CalibrationFile(msgspec.Struct):
     profiles: list[CalibrationProfile]
     default: dict[str, str]
     about: str = ""
+    allreduce_fit: dict[str, float] = {}
 
 
 @functools.lru_cache(maxsize=1)
