@@ -12,6 +12,9 @@ from llmsim.errors import LlmsimError
 # Each module under llmsim/commands/ exposes `register(subparsers) -> None`; the parser it adds
 # sets `handler=callable(args) -> int` through `set_defaults`.
 COMMAND_MODULES: tuple[str, ...] = (
+    "llmsim.commands.cost",
+    "llmsim.commands.roofline",
+    "llmsim.commands.calibrate",
     "llmsim.commands.replay",
     "llmsim.commands.workload",
 )

@@ -95,6 +95,7 @@ def fit_allreduce(samples: AllReduceSamples, link_bytes_per_s: float) -> tuple[f
     return 0.05 + 1.95 * float(x[0]), float(x[1]) * 100e-6, objective(x), mape_pct(model(x)[held], t[held])
 
 
+VLLM_FIELDS = ("per_layer_overhead_s", "per_seq_overhead_s", "allreduce_efficiency", "attention_efficiency")
 GLOBAL_FIELDS = ("compute_efficiency", "memory_efficiency", *ITERATION_FIELDS)
 
 
@@ -103,24 +104,19 @@ def _split(points: list[Point], source: str, hardware: str | None = None) -> tup
     return [pt for pt in sel if not pt.holdout], [pt for pt in sel if pt.holdout]
 
 
-def _without(fields: Sequence[str], drop: str | None) -> tuple[str, ...]:
-    return tuple(f for f in fields if f != drop)
-
-
 def fit_all(points: list[Point], allreduce_h100: tuple[float, float] | None = None) -> list[CalibrationProfile]:
     """Every shipped profile: per-source fits plus the vLLM-class defaults, with their held-out errors.
 
-    `allreduce_h100` = (efficiency, latency_s) measured on a DGX-H100; H100 profiles use it instead of
-    fitting all-reduce efficiency from whole-iteration times.
+    `allreduce_h100` = (efficiency, latency_s) measured on a DGX-H100: vidur-h100 carries it, and the
+    TensorRT-LLM H100 fit starts from it.
     """
     out: list[CalibrationProfile] = []
     for hw, tag in HW_TAGS.items():
         fixed_ar = allreduce_h100 if tag == "h100" else None
         start = START if fixed_ar is None else msgspec.structs.replace(
             START, allreduce_efficiency=fixed_ar[0], allreduce_latency_s=fixed_ar[1])
-        drop = "allreduce_efficiency" if fixed_ar else None
         ar_note = "; all-reduce efficiency and latency from the DGX-H100 all-reduce profile" if fixed_ar else ""
-        out += _fit_hardware(points, hw, tag, start, drop, ar_note)
+        out += _fit_hardware(points, hw, tag, start, ar_note)
     train, held = _split(points, "sarathi")
     sarathi = fit_iteration_profile(START, train, GLOBAL_FIELDS, "sarathi-a100", how=(
         "global efficiencies and overheads fitted to the fit half of the Sarathi-Serve Yi-34B TP2 iteration times "
@@ -131,7 +127,7 @@ def fit_all(points: list[Point], allreduce_h100: tuple[float, float] | None = No
 
 
 def _fit_hardware(
-    points: list[Point], hw: str, tag: str, start: CalibrationProfile, drop: str | None, ar_note: str
+    points: list[Point], hw: str, tag: str, start: CalibrationProfile, ar_note: str
 ) -> list[CalibrationProfile]:
     out = []
     train, held = _split(points, "vidur", hw)
@@ -147,16 +143,17 @@ def _fit_hardware(
         "global efficiencies, iteration and per-sequence overheads, all-reduce and attention efficiency fitted to "
         f"the fit half of the Splitwise llama2-70b {tag.upper()} prompt_time/token_time means (TP 2/4/8)"))
     out.append(msgspec.structs.replace(with_errors(split, train, held), hardware=hw, source="splitwise"))
-    vllm = fit_iteration_profile(vidur, train, ITERATION_FIELDS, f"vllm-{tag}", how=(
-        f"operator efficiencies of vidur-{tag} (vLLM kernels) plus iteration and per-sequence overheads and "
-        f"attention efficiency fitted to the fit half of the Splitwise {tag.upper()} points" + ar_note))
+    vllm = fit_iteration_profile(vidur, train, VLLM_FIELDS, f"vllm-{tag}", how=(
+        f"operator efficiencies of vidur-{tag} (vLLM kernels) plus per-layer and per-sequence overheads, all-reduce "
+        f"and attention efficiency fitted to the fit half of the Splitwise {tag.upper()} points; the fixed cost "
+        "is per layer so that it scales down for models smaller than the 80-layer Llama-2-70B it was fitted on"))
     out.append(msgspec.structs.replace(with_errors(vllm, train, held), hardware=hw, source="vidur+splitwise"))
     train, held = _split(points, "trtllm", hw)
     fits = [fit_iteration_profile(msgspec.structs.replace(start, gqa_shared_kv=shared), train,
                                   TRT_FIELDS, f"trtllm-{tag}", how=(
         "global efficiencies, attention efficiency, iteration and per-sequence overhead, all-reduce efficiency and latency "
         f"fitted to the fit half of the TensorRT-LLM v0.5/v0.6.1 performance-doc points on {tag.upper()} with a "
-        "known batch; GQA K/V sharing in attention kernels chosen on the fit half" + ar_note))
+        "known batch; GQA K/V sharing in attention kernels chosen on the fit half"))
         for shared in (True, False)]
     trt = min(fits, key=lambda prof: mape_pct(predict_all(train, prof), _measured(train)))
     out.append(msgspec.structs.replace(with_errors(trt, train, held), hardware=hw, source="trtllm"))

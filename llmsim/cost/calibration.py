@@ -28,6 +28,7 @@ class CalibrationProfile(msgspec.Struct, frozen=True, kw_only=True):
     attention_efficiency: float = 1.0  # extra factor on attention kernels (both bounds)
     kernel_overhead_s: float = 0.0  # fixed cost added to every operator launch
     iteration_overhead_s: float = 0.0  # scheduler, sampling, launch of one iteration
+    per_layer_overhead_s: float = 0.0  # per transformer layer per iteration (launch and framework cost)
     per_seq_overhead_s: float = 0.0  # per sequence in the batch (sampling, bookkeeping)
     allreduce_efficiency: float = 1.0  # fraction of interconnect bandwidth an all-reduce reaches
     allreduce_latency_s: float | None = None  # overrides the hardware table's interconnect latency

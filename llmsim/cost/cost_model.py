@@ -136,6 +136,11 @@ class CostModel:
             latency_s = self.hw.interconnect_latency_s
         return latency_s + 2.0 * (self.tp - 1) / self.tp * size_bytes / bw
 
+    def _overhead_s(self, seqs: int) -> float:
+        """Fixed costs of one iteration: per iteration, per layer and per sequence."""
+        prof = self.profile
+        return prof.iteration_overhead_s + prof.per_layer_overhead_s * self.spec.num_layers + prof.per_seq_overhead_s * seqs
+
     def _fixed_s(self, tokens: int, seqs: int) -> float:
         """Everything that depends only on token and sequence counts: linear ops, all-reduces, overheads."""
         key = tokens * 65536 + seqs
@@ -146,7 +151,7 @@ class CostModel:
         for op in opmod.linear_ops(self.shard, self.precision, tokens, seqs):
             total += op.repeats * self.op_time_s(op)
         total += 2 * self.spec.num_layers * self.allreduce_s(tokens)
-        total += self.profile.iteration_overhead_s + self.profile.per_seq_overhead_s * seqs
+        total += self._overhead_s(seqs)
         if len(self._linear_memo) > _MEMO_LIMIT:
             self._linear_memo.clear()
         self._linear_memo[key] = total
@@ -228,6 +233,19 @@ class CostModel:
     def decode_step_s(self, batch: int, context_len: int) -> float:
         """Seconds of one decode iteration of `batch` sequences with `context_len` cached tokens each."""
         return self.decode_ns(batch, batch * context_len) / 1e9
+
+    def breakdown_s(
+        self, prefill_new: Sequence[int], prefill_cached: Sequence[int], decode_ctx: Sequence[int]
+    ) -> dict[str, float]:
+        """Seconds per operator (all layers), all-reduces and overheads of one iteration."""
+        out: dict[str, float] = {}
+        for op in self.breakdown(prefill_new, prefill_cached, decode_ctx):
+            out[op.name] = out.get(op.name, 0.0) + op.repeats * self.op_time_s(op)
+        tokens = sum(prefill_new) + len(decode_ctx)
+        out["tp_allreduce"] = 2 * self.spec.num_layers * self.allreduce_s(tokens)
+        seqs = len(decode_ctx) + len(prefill_new)
+        out["iteration_overhead"] = self._overhead_s(seqs)
+        return out
 
     def breakdown(
         self, prefill_new: Sequence[int], prefill_cached: Sequence[int], decode_ctx: Sequence[int]

@@ -19,6 +19,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "allreduce_latency_s": (0.0, 200e-6),
     "iteration_overhead_s": (0.0, 100e-3),
     "per_seq_overhead_s": (0.0, 2e-3),
+    "per_layer_overhead_s": (0.0, 1e-3),
 }
 
 

@@ -1,0 +1,97 @@
+"""`llmsim cost`: time of one prefill iteration and one decode iteration, with a breakdown."""
+
+from __future__ import annotations
+
+import argparse
+
+import orjson
+
+from llmsim.errors import UsageError
+
+
+def add_model_args(parser: argparse.ArgumentParser, *, model_required: bool = True) -> None:
+    """--model, --hardware, --hardware-file, --tp, --dtype, --calibration, --batch, lengths."""
+    parser.add_argument("--model", required=model_required, help="shipped name, Hugging Face id or config path")
+    parser.add_argument("--hardware", required=True, help="GPU id from the hardware table (e.g. nvidia_A100)")
+    parser.add_argument("--hardware-file", help="JSON file with extra GPUs ({\"gpus\": [...]})")
+    parser.add_argument("--tp", type=int, default=1, help="tensor-parallel degree (default 1)")
+    parser.add_argument("--dtype", default="fp16", help="fp16, bf16, fp8, int8 or int4 (default fp16)")
+    parser.add_argument("--calibration", default="default",
+                        help="calibration profile: default, none (pure roofline) or a profile name")
+    parser.add_argument("--batch", type=int, default=1, help="sequences in the batch (default 1)")
+    parser.add_argument("--input-len", type=int, default=512, help="prompt tokens (default 512)")
+    parser.add_argument("--context-len", type=int, help="decode context tokens (default: --input-len)")
+
+
+def positive(args: argparse.Namespace, *names: str) -> None:
+    """Reject non-positive integer flags."""
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UsageError(f"must be >= 1, got {value}", field="--" + name.replace("_", "-"))
+
+
+def build_cost_model(args: argparse.Namespace):  # noqa: ANN201 - CostModel, imported lazily
+    """The CostModel the flags describe."""
+    from llmsim.cost import CostModel, get_hardware, load_model_spec, precision_from_dtype
+
+    positive(args, "tp", "batch", "input_len", "context_len")
+    hw = get_hardware(args.hardware, args.hardware_file)
+    spec = load_model_spec(args.model)
+    calibration = None if args.calibration == "none" else args.calibration
+    return CostModel(spec, hw, tp=args.tp, precision=precision_from_dtype(args.dtype), calibration=calibration)
+
+
+def context_len(args: argparse.Namespace) -> int:
+    """Decode context: --context-len, else --input-len."""
+    return args.context_len if args.context_len is not None else args.input_len
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `cost` subcommand."""
+    parser = subparsers.add_parser("cost", help="prefill and decode iteration times from the roofline cost model")
+    add_model_args(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(handler=run)
+
+
+def report(args: argparse.Namespace) -> dict:
+    """The figures `llmsim cost` prints."""
+    cm = build_cost_model(args)
+    batch, length, ctx = args.batch, args.input_len, context_len(args)
+    return {
+        "model": cm.spec.name,
+        "hardware": cm.hw.id,
+        "tp": cm.tp,
+        "dtype": args.dtype,
+        "calibration": cm.profile.name,
+        "batch": batch,
+        "input_len": length,
+        "context_len": ctx,
+        "prefill_s": cm.prefill_s(batch, length),
+        "decode_step_s": cm.decode_step_s(batch, ctx),
+        "weight_bytes_per_gpu": cm.weight_bytes_per_gpu,
+        "kv_bytes_per_token_per_gpu": cm.kv_bytes_per_token_per_gpu,
+        "breakdown": {
+            "prefill_s": cm.breakdown_s([length] * batch, [0] * batch, []),
+            "decode_step_s": cm.breakdown_s([], [], [ctx] * batch),
+        },
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the prefill / decode figures (text or JSON)."""
+    data = report(args)
+    if args.json:
+        print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    print(f"{data['model']} on {data['tp']}x {data['hardware']} ({data['dtype']}, calibration {data['calibration']})")
+    print(f"prefill  batch {data['batch']} x {data['input_len']} tokens: {data['prefill_s'] * 1e3:10.3f} ms")
+    print(f"decode   batch {data['batch']} at context {data['context_len']}: {data['decode_step_s'] * 1e3:10.3f} ms")
+    print(f"weights per GPU {data['weight_bytes_per_gpu'] / 2**30:.2f} GiB; "
+          f"KV per token per GPU {data['kv_bytes_per_token_per_gpu'] / 1024:.1f} KiB")
+    print(f"\n{'component':28} {'prefill ms':>12} {'decode ms':>12}")
+    pre, dec = data["breakdown"]["prefill_s"], data["breakdown"]["decode_step_s"]
+    for name in dict.fromkeys([*pre, *dec]):
+        print(f"{name:28} {pre.get(name, 0.0) * 1e3:12.3f} {dec.get(name, 0.0) * 1e3:12.3f}")
+    return 0
