@@ -6,6 +6,11 @@ iterations (decode-only, nothing admissible, no completion, KV enough), it asks 
 iteration times at once and sets one timer: event counts grow with batch changes, not tokens.
 A message arriving mid-run cuts the run at the next iteration boundary, so results are
 identical to stepping one iteration at a time.
+
+Instants have phases (see the mailbox): iteration ends are delivered after the ordinary
+messages of their instant, and the next batch is decided in the phase after that. So a batch
+decided at time t always includes every request that arrived at or before t, whatever the
+order in which the mailbox delivered them, in step mode and in fast-forward alike.
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ from llmsim.output.events import (
 from llmsim.output.histogram import LogHistogram
 from protocols.control import Drain, ReplicaDrained
 from protocols.cost import CostQuery, CostReply, Deployment
-from protocols.gpu import CollectStats, GpuStats, IterationDone, LoadReport
+from protocols.gpu import CollectStats, GpuStats, IterationDone, LoadReport, ScheduleNow
+
+PHASE_ITERATION_END = 1
+PHASE_SCHEDULE = 2
 from protocols.requests import EnqueueRequest, RequestFinished, RequestSpec, ReturnRequests
 
 
@@ -61,6 +69,7 @@ class GpuActor(Actor):
         self.pending_plan = BatchPlan()
         self.costing = False
         self.cut_requested = False
+        self.schedule_pending = False
         self.draining = False
         self.generation = 0
         self.query_id = 0
@@ -89,13 +98,25 @@ class GpuActor(Actor):
         self._report()
 
     def _poke(self) -> None:
-        """Something changed: start an iteration if idle, or cut a long run at its next boundary."""
+        """Something changed: schedule if idle, or cut a long run at its next boundary."""
         if self.costing:
             self.cut_requested = True
         elif self.run is not None:
             self._cut()
         else:
+            self._request_schedule()
+
+    def _request_schedule(self) -> None:
+        if not self.schedule_pending:
+            self.schedule_pending = True
+            self.ctx.send(self.name, ScheduleNow(), 0, PHASE_SCHEDULE)
+
+    @handles(ScheduleNow)
+    def on_schedule(self, msg: ScheduleNow) -> None:
+        self.schedule_pending = False
+        if self.run is None and not self.costing:
             self._start_iteration()
+            self._report()
 
     # ---- the iteration loop ------------------------------------------------------------
     def _start_iteration(self) -> None:
@@ -152,7 +173,7 @@ class GpuActor(Actor):
 
     def _set_timer(self, at_ns: int) -> None:
         self.generation += 1
-        self.ctx.send(self.name, IterationDone(generation=self.generation), at_ns - self.ctx.now)
+        self.ctx.send(self.name, IterationDone(generation=self.generation), at_ns - self.ctx.now, PHASE_ITERATION_END)
 
     @handles(IterationDone)
     def on_iteration_done(self, msg: IterationDone) -> None:
@@ -164,14 +185,14 @@ class GpuActor(Actor):
         else:
             self._advance_decodes(run, run.k)
         self._complete_finished()
-        self._start_iteration()
         self._report()
+        self._request_schedule()
 
     def _cut(self) -> None:
-        """End the current run at the first iteration boundary after now."""
+        """End the current run at the first iteration boundary at or after now."""
         run = self.run
         assert run is not None
-        done = bisect.bisect_right(run.ends_ns, self.ctx.now)
+        done = bisect.bisect_left(run.ends_ns, self.ctx.now)
         if done >= run.k - 1:
             return
         if done:

@@ -13,6 +13,10 @@ class IterationDone(Message, frozen=True, kw_only=True):
     generation: int
 
 
+class ScheduleNow(Message, frozen=True, kw_only=True):
+    """GPU -> itself, in the last phase of an instant: decide the next batch now."""
+
+
 class LoadReport(Message, frozen=True, kw_only=True):
     """GPU -> Router: the replica's load, the only view of it the router gets."""
 
@@ -53,4 +57,4 @@ class GpuStats(Message, frozen=True, kw_only=True):
     itl_max_ns: int
 
 
-GpuMessage = Union[IterationDone, LoadReport, CollectStats, GpuStats]
+GpuMessage = Union[IterationDone, ScheduleNow, LoadReport, CollectStats, GpuStats]

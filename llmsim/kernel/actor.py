@@ -46,9 +46,9 @@ class Context:
         """Name of the actor that sent the message being handled."""
         return self._sim.current_src
 
-    def send(self, dst: str, msg: Any, delay_ns: int = 0) -> None:
-        """Deliver `msg` to actor `dst` after `delay_ns` (0 = now, after earlier-sent ties)."""
-        self._sim.post(self.name, dst, msg, delay_ns)
+    def send(self, dst: str, msg: Any, delay_ns: int = 0, phase: int = 0) -> None:
+        """Deliver `msg` to `dst` after `delay_ns` (0 = now), in `phase` of that instant."""
+        self._sim.post(self.name, dst, msg, delay_ns, phase)
 
     def emit(self, event: Any) -> None:
         """Hand a structured event to the simulation's output sinks."""

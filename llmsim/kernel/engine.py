@@ -41,12 +41,12 @@ class Simulation:
         if actor is not None:
             actor.on_stop()
 
-    def post(self, src: str, dst: str, msg: Any, delay_ns: int = 0) -> None:
+    def post(self, src: str, dst: str, msg: Any, delay_ns: int = 0, phase: int = 0) -> None:
         """Queue a message; negative delays are a bug in the sender."""
         if delay_ns < 0:
             raise ValueError(f"{src} sent {type(msg).__name__} with negative delay {delay_ns}")
         t = self.now + delay_ns
-        self.mailbox.push(Envelope(src, dst, self.now, t, msg))
+        self.mailbox.push(Envelope(src, dst, self.now, t, msg), phase)
 
     def emit(self, event: Any) -> None:
         """Fan a structured event out to every sink."""

@@ -19,22 +19,27 @@ class Envelope(msgspec.Struct, frozen=True, gc=False):
 
 
 class Mailbox:
-    """Time-ordered queue of envelopes; equal times leave in the order they were sent."""
+    """Time-ordered queue of envelopes; equal times leave by phase, then in the order sent.
+
+    Phases order deliveries due at the same instant: ordinary messages (phase 0) first, then
+    later phases. A GPU puts its iteration-end timers in a later phase, so that everything
+    arriving at that instant is seen before it decides its next batch.
+    """
 
     __slots__ = ("_heap", "_seq")
 
     def __init__(self) -> None:
-        self._heap: list[tuple[int, int, Envelope]] = []
+        self._heap: list[tuple[int, int, int, Envelope]] = []
         self._seq = 0
 
-    def push(self, env: Envelope) -> None:
-        """Queue an envelope for delivery at its `deliver_at`."""
+    def push(self, env: Envelope, phase: int = 0) -> None:
+        """Queue an envelope for delivery at its `deliver_at`, in `phase` of that instant."""
         self._seq += 1
-        heapq.heappush(self._heap, (env.deliver_at, self._seq, env))
+        heapq.heappush(self._heap, (env.deliver_at, phase, self._seq, env))
 
     def pop(self) -> Envelope:
-        """Remove and return the earliest envelope (FIFO among equal times)."""
-        return heapq.heappop(self._heap)[2]
+        """Remove and return the earliest envelope (by time, phase, then FIFO)."""
+        return heapq.heappop(self._heap)[3]
 
     def peek_time(self) -> int | None:
         """Delivery time of the earliest envelope, or None when empty."""
