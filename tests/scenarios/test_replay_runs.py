@@ -1,0 +1,93 @@
+"""Whole replays through the CLI: outputs, accounting, the seed's files, determinism, fast-forward."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+
+from llmsim.cli import main
+
+from .conftest import EXAMPLES, write_trace
+
+
+def replay(tmp: Path, *args: str) -> dict:
+    out = tmp / "out"
+    rc = main(["replay", "--quiet", "-o", str(out), *args])
+    assert rc == 0
+    return json.loads((out / "stats.json").read_text())
+
+
+def test_example_limit_10_writes_all_outputs(tmp_path: Path) -> None:
+    """The issue's command: exit 0, four outputs, completed + failed == total == 10."""
+    stats = replay(tmp_path, "--input", str(EXAMPLES / "trace.jsonl"), "--environment", str(EXAMPLES / "env.json"),
+                   "--arrival-rate", "1.0", "--limit", "10")
+    r = stats["requests"]
+    assert r["completed"] + r["failed"] == r["total"] == 10
+    out = tmp_path / "out"
+    for name in ("stats.json", "requests.jsonl", "events.jsonl", "trace.json"):
+        assert (out / name).stat().st_size > 0
+    assert len((out / "requests.jsonl").read_text().splitlines()) == 10
+    trace = orjson.loads((out / "trace.json").read_bytes())
+    phases = {e["ph"] for e in trace["traceEvents"]}
+    assert {"X", "b", "e", "M"} <= phases
+    for key in ("ttft_s", "tpot_s", "e2e_s", "queue_s", "itl_s"):
+        assert set(stats["latency"][key]) == {"mean", "p50", "p90", "p99", "max"}
+    assert stats["invariants"]["ok"]
+
+
+@pytest.mark.parametrize("extra", [[], ["--environment-change-file", "CHANGES"], ["--n-engines", "2"]])
+def test_seed_files_replay_unchanged(tmp_path: Path, seed_dir: Path, extra: list[str]) -> None:
+    """The seed's trace, env.json and change file are accepted as they are."""
+    args = ["--input", str(seed_dir / "trace.jsonl")]
+    if "--n-engines" not in extra:
+        args += ["--environment", str(seed_dir / "env.json")]
+    args += [str(seed_dir / "env_change.jsonl") if a == "CHANGES" else a for a in extra]
+    stats = replay(tmp_path, *args)
+    r = stats["requests"]
+    assert r["read"] == 10 and r["skipped_invalid"] == 3  # the seed's three zero-length rows
+    assert r["completed"] == r["total"] == 7
+
+
+def test_same_seed_identical_different_seed_differs(tmp_path: Path) -> None:
+    """Byte-identical event logs for one seed; Poisson arrivals change with the seed."""
+    base = ["--input", str(EXAMPLES / "trace.jsonl"), "--environment", str(EXAMPLES / "env.json"),
+            "--arrival-rate", "3", "--limit", "60", "--routing-policy", "random"]
+    a = replay(tmp_path / "a", *base, "--seed", "7")
+    b = replay(tmp_path / "b", *base, "--seed", "7")
+    c = replay(tmp_path / "c", *base, "--seed", "8")
+    ev = [(tmp_path / d / "out" / "events.jsonl").read_bytes() for d in ("a", "b", "c")]
+    assert ev[0] == ev[1] and ev[0] != ev[2]
+    for s in (a, b):
+        s.pop("simulation")
+    assert a == b
+    arrivals = [sorted(json.loads(l)["arrival_s"] for l in (tmp_path / d / "out" / "requests.jsonl").open())
+                for d in ("a", "c")]
+    assert arrivals[0] != arrivals[1]
+
+
+def _comparable(stats: dict) -> dict:
+    stats = dict(stats)
+    stats.pop("simulation")
+    return stats
+
+
+@pytest.mark.parametrize("extra", [
+    [],
+    ["--gpu-memory-utilization", "0.25", "--max-num-batched-tokens", "512"],  # preemption + chunking
+    ["--no-chunked-prefill", "--max-num-seqs", "8", "--routing-policy", "least-loaded"],
+])
+def test_fast_forward_equals_step_mode_whole_run(tmp_path: Path, extra: list[str]) -> None:
+    """requests.jsonl and stats are identical with and without fast-forward, on the real cost model."""
+    trace = write_trace(tmp_path / "t.jsonl", 300, rate=40, in_range=(100, 3000), out_range=(50, 600))
+    common = ["--input", str(trace), "--n-engines", "2", "--hardware", "nvidia_A100_80G_SXM", *extra]
+    fast = replay(tmp_path / "f", *common)
+    step = replay(tmp_path / "s", *common, "--step-mode")
+    assert (tmp_path / "f/out/requests.jsonl").read_bytes() == (tmp_path / "s/out/requests.jsonl").read_bytes()
+    assert _comparable(fast) == _comparable(step)
+    assert fast["requests"]["completed"] == 300
+    if "0.25" in extra:
+        assert fast["preemptions"]["total"] > 0
+    assert fast["simulation"]["events"] < step["simulation"]["events"]
