@@ -116,6 +116,10 @@ _ALIASES: dict[str, str] = {
 }
 
 
+# Architectures whose MLP is up -> activation -> down (two matrices) instead of a gated SwiGLU/GeGLU.
+_NON_GATED_TYPES = frozenset({"gpt2", "gpt_bigcode", "gptj", "gpt_neox", "opt", "bloom", "falcon", "phi", "starcoder2"})
+
+
 def _shipped_root() -> Path:
     return Path(str(resources.files("llmsim.cost").joinpath("model_configs")))
 
@@ -223,7 +227,6 @@ def spec_from_config(name: str, values: dict[str, Any], where: str = "config.jso
     except (KeyError, TypeError, ValueError) as err:
         raise ConfigError(f"missing or invalid field {err}", file=where) from None
     experts = int(_first(values, "num_local_experts", "num_experts", "n_routed_experts", default=0) or 0)
-    act = str(_first(values, "hidden_act", "activation_function", default="silu"))
     return ModelSpec(
         name=name,
         model_type=str(values.get("model_type", "unknown")),
@@ -238,7 +241,7 @@ def spec_from_config(name: str, values: dict[str, Any], where: str = "config.jso
         experts_per_token=int(_first(values, "num_experts_per_tok", default=0)) if experts else 0,
         moe_intermediate_size=int(_first(values, "moe_intermediate_size", default=inter)) if experts else 0,
         shared_expert_intermediate_size=int(_first(values, "shared_expert_intermediate_size", default=0)),
-        gated_mlp=act in ("silu", "swiglu", "gelu_pytorch_tanh") or values.get("model_type") != "gpt2",
+        gated_mlp=str(values.get("model_type", "")) not in _NON_GATED_TYPES,
         tie_word_embeddings=bool(values.get("tie_word_embeddings", False)),
     )
 
