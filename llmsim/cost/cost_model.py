@@ -45,15 +45,14 @@ class CostModel:
         self.kv_bytes_per_token_per_gpu = int(math.ceil(opmod.kv_bytes_per_token(self.shard, precision) * spec.num_layers))
         self._op_rates: dict[tuple[str, str], tuple[float, float, float]] = {}
         self._init_rates()
-        self._linear_memo: dict[int, float] = {}
+        self._linear_memo: dict[tuple[int, int], float] = {}
         self._decode_memo: dict[tuple[int, int], int] = {}
         self._mixed_memo: dict[tuple[tuple[int, ...], tuple[int, ...], int, int], int] = {}
 
     # ----- static figures -------------------------------------------------------------------
     def _weight_bytes(self) -> int:
         s, spec = self.shard, self.spec
-        experts = s.experts if s.experts else 0
-        mlp = s.mlp_matrices * s.hidden * (experts * s.expert_mlp if experts else s.mlp)
+        mlp = s.mlp_matrices * s.hidden * (s.experts * s.expert_mlp if s.experts else s.mlp)
         mlp += s.mlp_matrices * s.hidden * s.shared_mlp + s.hidden * s.experts
         attn = s.hidden * (2 * s.q + 2 * s.kv)
         layer = attn + mlp
@@ -143,7 +142,7 @@ class CostModel:
 
     def _fixed_s(self, tokens: int, seqs: int) -> float:
         """Everything that depends only on token and sequence counts: linear ops, all-reduces, overheads."""
-        key = tokens * 65536 + seqs
+        key = (tokens, seqs)
         cached = self._linear_memo.get(key)
         if cached is not None:
             return cached
