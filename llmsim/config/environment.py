@@ -142,4 +142,6 @@ def legacy_environment(n_engines: int, hardware: str, model: str | None, tp: int
         NodeSpec(node_id=i + 1, name=f"engine-{i}", gpu_types=[hardware], gpu_count_per_type=[tp], deployments=deployments)
         for i in range(n_engines)
     ]
-    return Environment(description=f"{n_engines} x {hardware} engines", nodes=nodes)
+    # Legacy engines are running engines: their model is in memory when the replay starts.
+    return Environment(description=f"{n_engines} x {hardware} engines", nodes=nodes,
+                       model_loading_config=ModelLoadingConfig(preload_models=True))
