@@ -30,7 +30,7 @@ from llmsim.output.events import (
 from llmsim.output.histogram import LogHistogram
 from protocols.control import Drain, ReplicaDrained
 from protocols.cost import CostQuery, CostReply, Deployment
-from protocols.gpu import CollectStats, GpuStats, IterationDone, LoadReport, ScheduleNow
+from protocols.gpu import CollectStats, GpuStats, IterationDone, LoadReport, ReportTick, ScheduleNow
 
 PHASE_ITERATION_END = 1
 PHASE_SCHEDULE = 2
@@ -56,6 +56,7 @@ class GpuActor(Actor):
     def __init__(
         self, name: str, *, node: int, node_actor: str, gpu_type: str, deployment: Deployment,
         opts: ServingOptions, kv_blocks: int, engine: str, router: str, cost: str, step_mode: bool = False,
+        report_interval_ns: int = 0,
     ) -> None:
         super().__init__(name)
         self.node, self.node_actor, self.gpu_type = node, node_actor, gpu_type
@@ -71,13 +72,18 @@ class GpuActor(Actor):
         self.cut_requested = False
         self.schedule_pending = False
         self.draining = False
+        self.drained_reported = False
         self.generation = 0
         self.query_id = 0
         self.order = 0
+        self.committed_tokens = 0
         self.itl = LogHistogram()
         self.counters = {"busy_ns": 0, "iterations": 0, "prefill_tokens": 0, "decode_tokens": 0,
                          "batch_size_sum": 0, "preemptions": 0, "busy_until_ns": 0}
         self._last_report: tuple[int, int] | None = None
+        self.report_interval_ns = report_interval_ns
+        self._last_report_ns = -report_interval_ns
+        self._report_tick_pending = False
 
     # ---- requests in -------------------------------------------------------------------
     @handles(EnqueueRequest)
@@ -91,6 +97,7 @@ class GpuActor(Actor):
             return
         seq = Sequence(req, self.ctx.now, self.order)
         self.order += 1
+        self.committed_tokens += req.input_tokens + req.output_tokens
         self.waiting.push(seq)
         self.ctx.emit(RequestQueued(t_ns=self.ctx.now, request_id=req.id, node=self.node, replica=self.name,
                                     resumed=msg.resumed))
@@ -123,8 +130,7 @@ class GpuActor(Actor):
         plan = schedule(self.running, self.waiting, self.pool.free, self.opts)
         self._apply(plan)
         if plan.empty:
-            if self.draining and not self.running and not len(self.waiting):
-                self.ctx.send(self.node_actor, ReplicaDrained(replica=self.name))
+            self._maybe_drained()
             return
         k = 1
         if not self.step_mode and can_fast_forward(plan, self.running, len(self.waiting)):
@@ -275,6 +281,7 @@ class GpuActor(Actor):
         self.running = [s for s in self.running if s.generated < s.req.output_tokens]
         now = self.ctx.now
         for seq in done:
+            self.committed_tokens -= seq.req.input_tokens + seq.req.output_tokens
             self.pool.release(seq.blocks)
             seq.blocks = 0
             req = seq.req
@@ -300,15 +307,35 @@ class GpuActor(Actor):
 
     # ---- load, draining, statistics -----------------------------------------------------
     def _report(self) -> None:
-        """Tell the router about load changes (not about KV growth alone: that is per token)."""
+        """Tell the router about load changes (not KV growth alone: that is per token).
+
+        With a report interval, at most one report per interval leaves, carrying the latest
+        load: the router then routes on stale information, as real routers do.
+        """
         key = (len(self.running), len(self.waiting))
-        if key == self._last_report:
+        if key == self._last_report or self._report_tick_pending:
             return
+        due_ns = self._last_report_ns + self.report_interval_ns
+        if self.ctx.now < due_ns:
+            self._report_tick_pending = True
+            self.ctx.send(self.name, ReportTick(), due_ns - self.ctx.now)
+            return
+        self._send_report(key)
+
+    @handles(ReportTick)
+    def on_report_tick(self, msg: ReportTick) -> None:
+        self._report_tick_pending = False
+        if self.run is not None and not self.costing:
+            self._cut()  # bring a fast-forwarded run up to now, so the report is exact
+        self._report()
+
+    def _send_report(self, key: tuple[int, int]) -> None:
         self._last_report = key
+        self._last_report_ns = self.ctx.now
         self.ctx.send(self.router, LoadReport(
             replica=self.name, model=self.deployment.model, outstanding=key[0] + key[1], running=key[0],
             waiting=key[1], kv_used_blocks=self.pool.used, kv_total_blocks=self.pool.total,
-            block_size=self.opts.block_size,
+            block_size=self.opts.block_size, committed_tokens=self.committed_tokens,
         ))
 
     @handles(Drain)
@@ -316,13 +343,20 @@ class GpuActor(Actor):
         self.draining = True
         if msg.return_requests:
             self._return_all()
-        if self.run is None and not self.costing and not self.running and not len(self.waiting):
+        self._maybe_drained()
+
+    def _maybe_drained(self) -> None:
+        """Tell the node, once, that a draining replica has nothing left."""
+        idle = self.run is None and not self.costing and not self.running and not len(self.waiting)
+        if self.draining and idle and not self.drained_reported:
+            self.drained_reported = True
             self.ctx.send(self.node_actor, ReplicaDrained(replica=self.name))
 
     def _return_all(self) -> None:
         """Hand every request back to the router (their KV is lost: recomputed elsewhere)."""
         seqs = self.running + self.waiting.drain()
         self.running = []
+        self.committed_tokens = 0
         for seq in seqs:
             self.pool.release(seq.blocks)
             seq.blocks = 0

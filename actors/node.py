@@ -52,6 +52,7 @@ class NodeContext(msgspec.Struct, frozen=True, kw_only=True):
     calibration: str | None = "default"
     hardware_file: str | None = None
     step_mode: bool = False
+    load_report_interval_ns: int = 0
     precision_override: Precision | None = None
     serving_override: Callable[[ServingOptions], ServingOptions] | None = None
 
@@ -70,6 +71,7 @@ class NodeActor(Actor):
         self.load_id = 0
         self.loads: dict[int, tuple[list[ReplicaSlot], int]] = {}  # load id -> (slots, start ns)
         self.wanted_model: str | None = None
+        self.replaced_model: str | None = None
         self.to_remove: Counter[str] = Counter()
 
     # ---- placement ---------------------------------------------------------------------
@@ -161,7 +163,9 @@ class NodeActor(Actor):
             secs = 0.0 if instant else load_time_s(per_gpu * first.tp, per_gpu, self.nctx.infrastructure, self.nctx.loading)
             load_s = max(load_s, secs)
             self.ctx.emit(ModelLoadStarted(t_ns=self.ctx.now, node=self.node_id, model=model,
-                                           replicas=by_model[model], tp=first.tp, load_s=secs))
+                                           replicas=by_model[model], tp=first.tp, load_s=secs,
+                                           replaces=self.replaced_model))
+        self.replaced_model = None
         self.load_id += 1
         self.loads[self.load_id] = (slots, self.ctx.now)
         self.ctx.send(self.name, ModelLoaded(generation=self.load_id), s_to_ns(load_s))
@@ -177,6 +181,7 @@ class NodeActor(Actor):
                 slot.name, node=self.node_id, node_actor=self.name, gpu_type=slot.gpu_type,
                 deployment=slot.deployment, opts=slot.opts, kv_blocks=slot.kv_blocks, engine=self.nctx.engine,
                 router=self.name, cost=self.nctx.cost, step_mode=self.nctx.step_mode,
+                report_interval_ns=self.nctx.load_report_interval_ns,
             ))
             slot.ready = True
             self.ctx.send(self.nctx.router, ReplicaReady(replica=slot.name, node=self.node_id, model=slot.model,
@@ -188,6 +193,8 @@ class NodeActor(Actor):
     def on_provision(self, msg: ProvisionModel) -> None:
         self.wanted_model = msg.model
         serving = [r for r in self.replicas.values() if r.model != msg.model and not r.leaving]
+        if serving:
+            self.replaced_model = serving[0].model
         for slot in serving:
             self._retire(slot, return_requests=msg.preempt)
         self._maybe_load_wanted()
@@ -238,6 +245,10 @@ class NodeActor(Actor):
             self.ctx.send(self.nctx.router, ReturnRequests(requests=(msg.request,), from_replica=msg.replica))
             return
         self.ctx.send(msg.replica, EnqueueRequest(request=msg.request))
+
+    @handles(ReturnRequests)
+    def on_return(self, msg: ReturnRequests) -> None:
+        self.ctx.send(self.nctx.router, msg)
 
     @handles(LoadReport)
     def on_load_report(self, msg: LoadReport) -> None:

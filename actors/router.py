@@ -11,6 +11,7 @@ from collections import deque
 
 from llmsim.kernel.actor import Actor, handles
 from llmsim.output.events import RequestFailed, RequestRouted
+from llmsim.policies.reprovisioning import LeastRecentlyUsedNode, NodeView, ReprovisioningPolicy
 from llmsim.policies.routing import ReplicaView, RoutingPolicy
 from protocols.control import Finalize, FlushPending, ProvisionModel, ProvisionRefused, ReplicaGone, ReplicaReady
 from protocols.gpu import LoadReport
@@ -21,9 +22,12 @@ class RouterActor(Actor):
     """Routing policy plus the bookkeeping of which replicas serve which model."""
 
     def __init__(self, name: str, *, policy: RoutingPolicy, engine: str, nodes: dict[int, str],
-                 initial_models: dict[int, str] | None = None, preempt_on_reprovision: bool = False) -> None:
+                 initial_models: dict[int, str] | None = None, preempt_on_reprovision: bool = False,
+                 reprovisioning: ReprovisioningPolicy | None = None) -> None:
         super().__init__(name)
         self.policy = policy
+        self.reprovisioning = reprovisioning or LeastRecentlyUsedNode()
+        self.last_used_ns: dict[int, int] = {n: 0 for n in nodes}
         self.engine = engine
         self.nodes = nodes  # node id -> node actor name
         self.preempt_on_reprovision = preempt_on_reprovision
@@ -49,6 +53,7 @@ class RouterActor(Actor):
             self._provision(req.model)
             return
         chosen = self.policy.choose(req, candidates, self.ctx.rng)
+        self.last_used_ns[chosen.node] = self.ctx.now
         self.ctx.emit(RequestRouted(t_ns=self.ctx.now, request_id=req.id, node=chosen.node, replica=chosen.name,
                                     policy=self.policy.name))
         self.ctx.send(chosen.node_actor, AssignRequest(request=req, replica=chosen.name))
@@ -74,16 +79,24 @@ class RouterActor(Actor):
         self.ctx.send(self.nodes[node], ProvisionModel(model=model, preempt=self.preempt_on_reprovision))
 
     def _pick_node(self, refused: set[int]) -> int | None:
-        busy_models = set(self.provisioning)
+        """A free node if any; else the re-provisioning policy's pick among switchable nodes.
+
+        A node is switchable when it is not loading and its model has no requests waiting for a
+        replica (switching it would only move the shortage); its running requests drain first.
+        """
         free = [n for n, m in self.node_models.items() if m is None and n not in refused]
         if free:
             return free[0]
-        for n, m in self.node_models.items():
-            if n in refused or m in busy_models or self.pending.get(m or ""):
-                continue
-            if all(r.outstanding == 0 for r in self.replicas.values() if r.node == n):
-                return n
-        return None
+        loading = set(self.provisioning.values())
+        candidates = [
+            NodeView(node=n, model=m, outstanding=sum(r.outstanding for r in self.replicas.values() if r.node == n),
+                     last_used_ns=self.last_used_ns.get(n, 0))
+            for n, m in self.node_models.items()
+            if n not in refused and n not in loading and not self.pending.get(m or "")
+        ]
+        if not candidates:
+            return None
+        return self.reprovisioning.choose(candidates, self.ctx.rng).node
 
     @handles(ProvisionRefused)
     def on_refused(self, msg: ProvisionRefused) -> None:
@@ -128,6 +141,7 @@ class RouterActor(Actor):
             return
         view.outstanding, view.running, view.waiting = msg.outstanding, msg.running, msg.waiting
         view.kv_used_blocks = msg.kv_used_blocks
+        view.committed_tokens = msg.committed_tokens
         if msg.outstanding == 0:
             for model in [m for m, q in self.pending.items() if q and m not in self.provisioning]:
                 self._provision(model)

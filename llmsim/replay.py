@@ -24,7 +24,7 @@ from llmsim.output.events import RunStarted
 from llmsim.output.outputs import OutputSet
 from llmsim.output.progress import Progress
 from llmsim.output.stats import StatsCollector, build_stats
-from llmsim.policies import create_routing_policy
+from llmsim.policies import create_reprovisioning_policy, create_routing_policy
 from llmsim.workload import ArrivalOptions, TraceRequest, open_trace, with_arrivals
 from protocols.control import Finalize
 from protocols.gpu import CollectStats
@@ -105,6 +105,7 @@ class Cluster:
             engine=ENGINE, router=ROUTER, cost=COST, infrastructure=env.infrastructure,
             loading=env.model_loading_config, defaults=env.defaults, calibration=opts.calibration,
             hardware_file=opts.hardware_file, step_mode=opts.step_mode,
+            load_report_interval_ns=s_to_ns(opts.load_report_interval),
             precision_override=precision_from_dtype(opts.dtype) if opts.dtype else None,
             serving_override=serving_override(opts),
         )
@@ -115,7 +116,8 @@ class Cluster:
         initial = {k: resolve_model_name(v) for k, v in initial.items()}
         self.router = RouterActor(ROUTER, policy=create_routing_policy(opts.routing_policy), engine=ENGINE,
                                   nodes=dict(nodes), initial_models=initial,
-                                  preempt_on_reprovision=opts.preempt_on_reprovision)
+                                  preempt_on_reprovision=opts.preempt_on_reprovision,
+                                  reprovisioning=create_reprovisioning_policy(opts.reprovisioning_policy))
         sim.add_actor(CostServiceActor(COST, calibration=opts.calibration, hardware_file=opts.hardware_file))
         sim.add_actor(self.router)
         for spec in env.nodes:
@@ -145,6 +147,7 @@ class Cluster:
         self.sim.add_actor(NodeActor(name, spec, self.nctx))
         self.router.nodes[node_id] = name
         self.router.node_models[node_id] = None
+        self.router.last_used_ns[node_id] = 0
         return node_id, name
 
     def gpu_actor_names(self) -> list[str]:

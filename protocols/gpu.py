@@ -17,6 +17,10 @@ class ScheduleNow(Message, frozen=True, kw_only=True):
     """GPU -> itself, in the last phase of an instant: decide the next batch now."""
 
 
+class ReportTick(Message, frozen=True, kw_only=True):
+    """GPU -> itself: the load-report interval has passed; report the latest load if it changed."""
+
+
 class LoadReport(Message, frozen=True, kw_only=True):
     """GPU -> Router: the replica's load, the only view of it the router gets."""
 
@@ -28,6 +32,7 @@ class LoadReport(Message, frozen=True, kw_only=True):
     kv_used_blocks: int
     kv_total_blocks: int
     block_size: int
+    committed_tokens: int = 0  # prompt + output tokens of every outstanding request
 
 
 class CollectStats(Message, frozen=True, kw_only=True):
@@ -57,4 +62,4 @@ class GpuStats(Message, frozen=True, kw_only=True):
     itl_max_ns: int
 
 
-GpuMessage = Union[IterationDone, ScheduleNow, LoadReport, CollectStats, GpuStats]
+GpuMessage = Union[IterationDone, ScheduleNow, ReportTick, LoadReport, CollectStats, GpuStats]

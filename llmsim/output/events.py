@@ -117,6 +117,7 @@ class ModelLoadStarted(Event, frozen=True, kw_only=True, tag="model_load_started
     replicas: int
     tp: int
     load_s: float
+    replaces: str | None = None  # the model this node served before (re-provisioning)
 
 
 class ModelLoadFinished(Event, frozen=True, kw_only=True, tag="model_load_finished"):

@@ -85,7 +85,7 @@ class StatsCollector:
 
     def _load(self, e: ModelLoadStarted) -> None:
         self.loads.append({"t_s": e.t_ns / NS_PER_S, "node": e.node, "model": e.model,
-                           "replicas": e.replicas, "tp": e.tp, "load_s": e.load_s})
+                           "replicas": e.replicas, "tp": e.tp, "load_s": e.load_s, "replaces": e.replaces})
 
     def _loaded(self, e: ModelLoadFinished) -> None:
         pass
@@ -165,6 +165,8 @@ def build_stats(c: StatsCollector, *, entered: int, read: int, simulated_ns: int
         "slo": _slo(c, lat, span_s),
         "nodes": _nodes(c, simulated_ns),
         "model_loads": c.loads,
+        "reprovisioning": [{"t_s": x["t_s"], "node": x["node"], "from": x["replaces"], "to": x["model"],
+                            "load_s": x["load_s"]} for x in c.loads if x["replaces"] is not None],
         "simulation": {"simulated_s": span_s, "wall_s": wall_s, "events": events},
     }
     stats["throughput"]["goodput_requests_per_s"] = stats["slo"]["goodput_requests_per_s"]

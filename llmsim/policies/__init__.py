@@ -1,5 +1,11 @@
 """Routing and re-provisioning policies: a Protocol, small classes, a registry and a factory."""
 
+from llmsim.policies.reprovisioning import (
+    REPROVISIONING_POLICIES, NodeView, ReprovisioningPolicy, create_reprovisioning_policy,
+)
 from llmsim.policies.routing import ROUTING_POLICIES, ReplicaView, RoutingPolicy, create_routing_policy
 
-__all__ = ["ROUTING_POLICIES", "ReplicaView", "RoutingPolicy", "create_routing_policy"]
+__all__ = [
+    "REPROVISIONING_POLICIES", "ROUTING_POLICIES", "NodeView", "ReplicaView", "ReprovisioningPolicy", "RoutingPolicy",
+    "create_reprovisioning_policy", "create_routing_policy",
+]

@@ -25,6 +25,7 @@ class ReplicaView(msgspec.Struct, kw_only=True):
     running: int = 0
     waiting: int = 0
     kv_used_blocks: int = 0
+    committed_tokens: int = 0
 
     @property
     def kv_use(self) -> float:
@@ -33,8 +34,8 @@ class ReplicaView(msgspec.Struct, kw_only=True):
 
     @property
     def free_kv_tokens(self) -> int:
-        """Tokens of KV cache still free."""
-        return (self.kv_total_blocks - self.kv_used_blocks) * self.block_size
+        """Tokens of KV cache not yet promised to outstanding requests (prompt + output)."""
+        return self.kv_total_blocks * self.block_size - self.committed_tokens
 
 
 class RoutingPolicy(Protocol):
@@ -106,16 +107,25 @@ class PowerOfTwoPolicy:
 
 
 class BestFitPolicy:
-    """The replica whose free KV memory fits the request most tightly (else the most free)."""
+    """Bin packing on KV memory: the tightest fit among replicas that would admit at once.
+
+    A replica qualifies when nothing waits in its queue and its uncommitted KV (capacity minus
+    the prompt + output of every outstanding request) holds the request; the one left with the
+    least room wins. With no qualifying replica it falls back to least-loaded: packing a
+    replica whose queue already grows would trade latency for nothing.
+    """
 
     name = "best-fit"
 
+    def __init__(self) -> None:
+        self._fallback = LeastLoadedPolicy()
+
     def choose(self, request: RequestSpec, candidates: list[ReplicaView], rng: np.random.Generator) -> ReplicaView:
         need = request.input_tokens + request.output_tokens
-        fitting = [c for c in candidates if c.free_kv_tokens >= need]
+        fitting = [c for c in candidates if c.waiting == 0 and c.free_kv_tokens >= need]
         if fitting:
             return _argmin_random_tie(fitting, [c.free_kv_tokens - need for c in fitting], rng)
-        return _argmin_random_tie(candidates, [-c.free_kv_tokens for c in candidates], rng)
+        return self._fallback.choose(request, candidates, rng)
 
 
 class AffinityPolicy:
