@@ -6,8 +6,9 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from llmsim.errors import LlmsimError
+from llmsim.errors import EXIT_SIGINT, LlmsimError, UsageError
 
 # Each module under llmsim/commands/ exposes `register(subparsers) -> None`; the parser it adds
 # sets `handler=callable(args) -> int` through `set_defaults`.
@@ -22,9 +23,23 @@ COMMAND_MODULES: tuple[str, ...] = (
 EXIT_BAD_INPUT = 2
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors become UsageError (one line, exit 2), not a usage dump.
+
+    Subparsers inherit the class, so `llmsim replay --arrival-rate x` fails the same way.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        field = None
+        if message.startswith("argument ") and ": " in message:
+            field, _, message = message[len("argument "):].partition(": ")
+        expected = f"options listed by `{self.prog} --help`" if message.startswith("unrecognized") else None
+        raise UsageError(message, field=field, expected=expected)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="llmsim",
         description="Discrete-event simulator of LLM inference serving clusters.",
     )
@@ -41,18 +56,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args_list:
         args_list = ["replay"]
     parser = build_parser()
-    args = parser.parse_args(args_list)
-    if getattr(args, "handler", None) is None:
-        parser.print_help()
-        return EXIT_BAD_INPUT
-    debug = bool(getattr(args, "debug", False))
+    debug = "--debug" in args_list
     try:
+        args = parser.parse_args(args_list)
+        if getattr(args, "handler", None) is None:
+            parser.print_help()
+            return EXIT_BAD_INPUT
+        debug = bool(getattr(args, "debug", False))
         return int(args.handler(args) or 0)
     except LlmsimError as err:
         if debug:
             raise
         print(f"llmsim: error: {err.one_line()}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # Ctrl-C outside a replay's run loop (which stops cleanly itself)
+        if debug:
+            raise
+        print("llmsim: interrupted", file=sys.stderr)
+        return EXIT_SIGINT
 
 
 if __name__ == "__main__":  # pragma: no cover

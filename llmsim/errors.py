@@ -60,3 +60,11 @@ class UnknownHardwareError(LlmsimError):
 
 class OutputError(LlmsimError):
     """An output folder or file that cannot be written."""
+
+
+# Exit statuses of the `llmsim` command (documented in docs/errors.md).
+EXIT_OK = 0
+EXIT_INVARIANT_VIOLATED = 1
+EXIT_BAD_INPUT = 2
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import msgspec
+import numpy as np
 import structlog
 
 from actors.cost_service import CostServiceActor
@@ -16,15 +19,17 @@ from actors.node import NodeActor, NodeContext
 from actors.router import RouterActor
 from llmsim.config import Environment, NodeSpec, ServingOptions, legacy_environment, load_env_changes, load_environment
 from llmsim.cost import hardware_ids, load_model_spec, precision_from_dtype, resolve_model_name
-from llmsim.errors import LlmsimError, UnknownModelError, UsageError
+from llmsim.errors import InputFileError, LlmsimError, OutputError, UnknownModelError, UsageError
+from llmsim.interrupt import StopOnSignal
 from llmsim.kernel import Simulation
-from llmsim.kernel.clock import s_to_ns
+from llmsim.kernel.clock import NS_PER_S, s_to_ns
 from llmsim.options import ReplayOptions
-from llmsim.output.events import RunStarted
+from llmsim.output.events import RequestSkipped, RunStarted
 from llmsim.output.outputs import OutputSet
 from llmsim.output.progress import Progress
 from llmsim.output.stats import StatsCollector, build_stats
 from llmsim.policies import create_reprovisioning_policy, create_routing_policy
+from llmsim.preflight import AbsurdTokenFilter, ModelChecker, fits_somewhere, gpu_offers, locate_utf8_error, strict_prepass
 from llmsim.workload import ArrivalOptions, TraceRequest, open_trace, with_arrivals
 from protocols.control import Finalize
 from protocols.gpu import CollectStats
@@ -40,6 +45,7 @@ class ReplayResult(msgspec.Struct, kw_only=True):
     stats: dict[str, Any]
     outputs: OutputSet
     invariants: list[str]
+    signal: int = 0  # the signal (SIGINT, SIGTERM) that stopped the run early; 0 when it ran to the end
 
 
 def build_environment(opts: ReplayOptions) -> Environment:
@@ -48,11 +54,35 @@ def build_environment(opts: ReplayOptions) -> Environment:
     if opts.environment and opts.n_engines:
         raise UsageError("--environment and --n-engines cannot be used together", field="--n-engines",
                          expected="one of them")
+    if opts.model:
+        _check_cli_model(opts.model)
     if opts.environment:
-        return load_environment(opts.environment, known)
+        env = load_environment(opts.environment, known)
+        _check_deployment_models(env, opts.environment)
+        return env
     if opts.hardware not in known:
         raise UsageError(f"unknown GPU id {opts.hardware!r}", field="--hardware", expected="one of " + ", ".join(known))
     return legacy_environment(opts.n_engines or 1, opts.hardware, opts.model, tp=opts.tp)
+
+
+def _check_deployment_models(env: Environment, path: str) -> None:
+    """Every model deployed at start must be known, named with its place in env.json."""
+    for i, node in enumerate(env.nodes):
+        for j, dep in enumerate(node.deployments):
+            try:
+                load_model_spec(dep.model)
+            except UnknownModelError as err:
+                err.file, err.field = path, f"nodes[{i}].deployments[{j}].model"
+                raise
+
+
+def _check_cli_model(name: str) -> None:
+    """--model must name a known model (a usage error before the run)."""
+    try:
+        load_model_spec(name)
+    except UnknownModelError as err:
+        err.field = "--model"
+        raise
 
 
 def make_resolver(override: str | None, default_model: str) -> Callable[[str | None], str | None]:
@@ -84,14 +114,42 @@ def serving_override(opts: ReplayOptions) -> Callable[[ServingOptions], ServingO
     return lambda base: msgspec.structs.replace(base, **fields)
 
 
-def workload(opts: ReplayOptions, sim: Simulation) -> Iterator[tuple[int, TraceRequest]]:
-    """The streamed, timed request iterator."""
+def timed_requests(opts: ReplayOptions, rng: np.random.Generator) -> Iterator[tuple[int, TraceRequest]]:
+    """The trace streamed with its arrival times (windowed, scaled or generated)."""
     if opts.arrival_rate is not None and not opts.arrival_rate > 0:
         raise UsageError(f"arrival rate {opts.arrival_rate} is not positive", field="--arrival-rate",
                          expected="a number > 0")
     arrivals = ArrivalOptions(rate=opts.arrival_rate, burstiness=opts.burstiness, time_scale=opts.time_scale,
                               start_s=opts.start_s, duration_s=opts.duration_s, limit=opts.limit)
-    return with_arrivals(open_trace(opts.input, opts.trace_format), arrivals, sim.rng)
+    return with_arrivals(open_trace(opts.input, opts.trace_format), arrivals, rng, source=opts.input)
+
+
+def workload(opts: ReplayOptions, sim: Simulation) -> Iterator[tuple[int, TraceRequest]]:
+    """The streamed, timed request iterator, absurd token counts skipped (or refused with --strict)."""
+
+    def skip(tr: TraceRequest, reason: str) -> None:
+        sim.emit(RequestSkipped(t_ns=sim.now, request_id=tr.id, line=tr.line, reason=reason))
+
+    return AbsurdTokenFilter(timed_requests(opts, sim.rng), strict=opts.strict, on_skip=skip)
+
+
+def preflight(opts: ReplayOptions, env: Environment) -> None:
+    """Validation before any output is opened: env changes, and with --strict the whole trace."""
+    known = hardware_ids(opts.hardware_file)
+    changes = load_env_changes(opts.environment_change_file, env, known) if opts.environment_change_file else []
+    if not opts.strict:
+        return
+    serving = env.defaults
+    override = serving_override(opts)
+    serving = override(serving) if override is not None else serving
+    precision = precision_from_dtype(opts.dtype) if opts.dtype else None
+    offers = gpu_offers(env, changes, opts.hardware_file)
+    checker = ModelChecker(lambda model: fits_somewhere(model, offers, serving, precision, opts.calibration,
+                                                        opts.hardware_file))
+    if opts.model:
+        checker.check(opts.model, None, "--model")
+    strict_prepass(timed_requests(opts, np.random.default_rng(opts.seed)), checker, override=opts.model,
+                   default_model=opts.default_model)
 
 
 class Cluster:
@@ -158,56 +216,136 @@ class Cluster:
 
 
 def check_invariants(stats: dict[str, Any], engine: GlobalEngine, collector: StatsCollector) -> list[str]:
-    """Cheap end-of-run checks; each violation is a bug in llmsim, reported loudly."""
-    problems = []
+    """Cheap end-of-run checks; each violation is a bug in llmsim, reported loudly.
+
+    A complete run accounts for every request read (entered + skipped) and every request entered
+    (completed + failed), and leaves no KV block held and no GPU busy past the end. An
+    interrupted run reports the requests in flight as unfinished instead.
+    """
     r = stats["requests"]
-    if r["total"] != r["completed"] + r["failed"]:
-        problems.append(f"requests entered {r['total']} != completed {r['completed']} + failed {r['failed']}")
-    if r["read"] != r["total"] + r["skipped_invalid"]:
+    problems = _request_problems(r, engine, complete=bool(stats["complete"]))
+    if stats["complete"]:
+        problems += _gpu_problems(engine.ctx.now, collector)
+    return problems
+
+
+def _request_problems(r: dict[str, Any], engine: GlobalEngine, *, complete: bool) -> list[str]:
+    problems = []
+    accounted = r["completed"] + r["failed"] + r.get("unfinished", 0)
+    if r["total"] != accounted:
+        problems.append(f"requests entered {r['total']} != completed {r['completed']} + failed {r['failed']}"
+                        f" + unfinished {r.get('unfinished', 0)}")
+    pending = r["read"] - r["total"] - r["skipped_invalid"]
+    if pending != 0 and not (not complete and pending == 1):  # one read request may await its arrival
         problems.append(f"requests read {r['read']} != entered {r['total']} + skipped {r['skipped_invalid']}")
+    if r.get("unfinished", 0) < 0:
+        problems.append(f"{r['unfinished']} unfinished requests: more finished than entered")
+    if complete:
+        if r.get("unfinished", 0):
+            problems.append(f"{r['unfinished']} requests entered but never finished")
+        if engine.finished != engine.entered:
+            problems.append(f"the engine saw {engine.finished} of {engine.entered} requests finish")
+        if not engine.exhausted:
+            problems.append("the run ended before the whole trace was read")
+    done = engine.outcomes
+    if complete and (done["completed"], done["failed"]) != (r["completed"], r["failed"]):
+        problems.append(f"engine counted {done['completed']} completed / {done['failed']} failed, "
+                        f"events {r['completed']} / {r['failed']}")
+    return problems
+
+
+def _gpu_problems(end_ns: int, collector: StatsCollector) -> list[str]:
+    problems = []
     for g in collector.gpus:
         if g.kv_used_blocks_at_end:
             problems.append(f"{g.replica} still holds {g.kv_used_blocks_at_end} KV blocks at the end")
-        if g.busy_until_ns > engine.ctx.now:
-            problems.append(f"{g.replica} busy until {g.busy_until_ns} ns, past the end {engine.ctx.now} ns")
+        if g.busy_until_ns > end_ns:
+            problems.append(f"{g.replica} busy until {g.busy_until_ns} ns, past the end {end_ns} ns")
+    if collector.last_finish_ns > end_ns:
+        problems.append(f"a request finished at {collector.last_finish_ns} ns, past the end {end_ns} ns")
     return problems
 
 
 def run_replay(opts: ReplayOptions) -> ReplayResult:
-    """Replay a trace through a simulated cluster and write stats, requests, events and trace."""
-    env = build_environment(opts)
+    """Replay a trace through a simulated cluster and write stats, requests, events and trace.
+
+    SIGINT/SIGTERM stop the run at the current virtual time: the outputs are closed whole,
+    stats.json says `"complete": false`, and the result carries the signal.
+    """
+    with located_errors(opts):
+        env = build_environment(opts)
+        preflight(opts, env)
+        return _replay(opts, env)
+
+
+@contextmanager
+def located_errors(opts: ReplayOptions) -> Iterator[None]:
+    """Name the trace in errors that only know their line; turn I/O failures into one-line errors."""
+    try:
+        yield
+    except LlmsimError as err:
+        if err.file is None and err.line is not None:
+            err.file = opts.input
+        locate_utf8_error(err)
+        raise
+    except OSError as err:  # a writer failing mid-run: disk full, folder removed
+        where = str(err.filename or opts.output_dir)
+        kind = InputFileError if where == opts.input else OutputError
+        raise kind(f"I/O error: {err.strerror or err}", file=where) from err
+
+
+def _replay(opts: ReplayOptions, env: Environment) -> ReplayResult:
     collector = StatsCollector(opts.slo_ttft_s, opts.slo_tpot_s)
     outputs = OutputSet(opts.output_dir, enabled=opts.write_outputs, trace_detail=opts.trace_detail,
                         trace_output=opts.trace_output, stats_output=opts.stats_output,
                         events_output=opts.events_output, requests_output=opts.requests_output)
     sim = Simulation(seed=opts.seed, sinks=[collector, *outputs.sinks])
     wall0 = time.perf_counter()
-    try:
-        cluster = Cluster(opts, env, sim, collector)
-        sim.emit(RunStarted(t_ns=0, seed=opts.seed, description=env.description))
-        _run_to_end(sim, cluster)
-    except LlmsimError as err:
-        if err.file is None and err.line is not None:
-            err.file = opts.input
-        raise
-    finally:
-        outputs.close()
-    stats = build_stats(collector, entered=cluster.engine.entered, read=cluster.engine.read,
-                        simulated_ns=collector.last_finish_ns or sim.now, wall_s=time.perf_counter() - wall0, events=sim.events)
-    problems = check_invariants(stats, cluster.engine, collector)
-    stats["invariants"] = {"ok": not problems, "violations": problems}
-    if opts.write_outputs:
-        outputs.write_stats(stats)
+    with StopOnSignal(sim.stop) as stop:
+        try:
+            cluster = Cluster(opts, env, sim, collector)
+            sim.emit(RunStarted(t_ns=0, seed=opts.seed, description=env.description))
+            _run_to_end(sim, cluster)
+        finally:
+            outputs.close()
+        stats = _stats(cluster, collector, sim, stop.signum, wall_s=time.perf_counter() - wall0)
+        problems = check_invariants(stats, cluster.engine, collector)
+        stats["invariants"] = {"ok": not problems, "violations": problems}
+        if opts.write_outputs:
+            outputs.write_stats(stats)
     for p in problems:
         log.error("invariant violated", detail=p)
-    return ReplayResult(stats=stats, outputs=outputs, invariants=problems)
+    return ReplayResult(stats=stats, outputs=outputs, invariants=problems, signal=stop.signum or 0)
+
+
+def _stats(cluster: Cluster, collector: StatsCollector, sim: Simulation, signum: int | None,
+           wall_s: float) -> dict[str, Any]:
+    """stats.json of a finished or interrupted run; requests in flight are counted unfinished."""
+    engine = cluster.engine
+    skipped_here = engine.workload.skipped if isinstance(engine.workload, AbsurdTokenFilter) else 0
+    complete = signum is None
+    extra = None if complete else {"interrupted": {"signal": signal.Signals(signum).name,
+                                                   "reached_s": sim.now / NS_PER_S}}
+    stats = build_stats(collector, entered=engine.entered, read=engine.read + skipped_here,
+                        simulated_ns=sim.now if not complete else collector.last_finish_ns or sim.now,
+                        wall_s=wall_s, events=sim.events, complete=complete, extra=extra)
+    r = stats["requests"]
+    r["unfinished"] = r["total"] - r["completed"] - r["failed"]
+    return stats
 
 
 def _run_to_end(sim: Simulation, cluster: Cluster) -> None:
-    """Run to quiescence, fail what cannot be served, then collect per-GPU statistics."""
+    """Run to quiescence, fail what cannot be served, then collect per-GPU statistics.
+
+    A stop request (a signal) ends it at the current virtual time, with nothing more delivered.
+    """
     sim.run()
+    if sim.stopped:
+        return
     sim.post("driver", ROUTER, Finalize())
     sim.run()
+    if sim.stopped:
+        return
     end = sim.now
     for name in cluster.gpu_actor_names():
         sim.post("driver", name, CollectStats())

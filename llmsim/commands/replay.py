@@ -8,7 +8,9 @@ from pathlib import Path
 
 import orjson
 
+from llmsim.interrupt import exit_status
 from llmsim.options import ReplayOptions
+from llmsim.workload.formats import TRACE_FORMATS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_RATE = 2.0
@@ -19,8 +21,52 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number > 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
         raise argparse.ArgumentTypeError(f"{text} is not > 0")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative (expected an integer >= 0)")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number >= 0")
+    return value
+
+
+def _tp(text: str) -> int:
+    value = _positive_int(text)
+    if value not in (1, 2, 4, 8, 16):
+        raise argparse.ArgumentTypeError(f"{text} is not 1, 2, 4, 8 or 16")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text} is not in (0, 1]")
     return value
 
 
@@ -39,13 +85,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("replay", help="replay a JSONL trace through a simulated cluster",
                        description="Replay a request trace. With no arguments, replays the bundled example.")
     p.add_argument("--input", "-i", help="request trace (seed JSONL, canonical JSONL, Azure/BurstGPT/Vidur CSV, Mooncake)")
-    p.add_argument("--format", dest="trace_format", default="auto", help="trace format (default: detect)")
+    p.add_argument("--format", dest="trace_format", default="auto", choices=TRACE_FORMATS, help="trace format (default: detect)")
     p.add_argument("--environment", "-e", help="cluster description env.json")
     p.add_argument("--environment-change-file", help="JSONL of GPU additions/removals over time")
-    p.add_argument("--n-engines", type=int, help="legacy mode: N identical single-GPU engines (or TP groups)")
+    p.add_argument("--n-engines", type=_positive_int, help="legacy mode: N identical single-GPU engines (or TP groups)")
     p.add_argument("--hardware", default="nvidia_A100", help="GPU id for --n-engines (default nvidia_A100)")
     p.add_argument("--hardware-file", help="JSON file adding GPU types to the hardware table")
-    p.add_argument("--tp", type=int, default=1, help="tensor-parallel degree in --n-engines mode")
+    p.add_argument("--tp", type=_tp, default=1, help="tensor-parallel degree in --n-engines mode")
     p.add_argument("--dtype", choices=["fp16", "bf16", "fp8", "int8", "int4"], help="precision of every deployment")
     p.add_argument("--model", help="override every request's model (known name, or folder/file with config.json)")
     p.add_argument("--default-model", default="meta-llama/Meta-Llama-3.1-8B-Instruct",
@@ -53,18 +99,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--arrival-rate", type=_positive_float, help="Poisson arrivals at this many requests/s")
     p.add_argument("--burstiness", type=_positive_float, help="Gamma inter-arrival coefficient of variation")
     p.add_argument("--time-scale", type=_positive_float, default=1.0, help="speed up a timestamped trace by X")
-    p.add_argument("--start", dest="start_s", type=float, help="window start (s, trace time)")
+    p.add_argument("--start", dest="start_s", type=_non_negative_float, help="window start (s, trace time)")
     p.add_argument("--duration", dest="duration_s", type=_positive_float, help="window length (s)")
-    p.add_argument("--limit", type=int, help="read at most this many requests")
+    p.add_argument("--limit", type=_count, help="read at most this many requests")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--output-dir", "-o", default=".local/replay_results", help="output folder")
     p.add_argument("--trace-output", help="Chrome trace path (default OUTPUT_DIR/trace.json)")
     p.add_argument("--stats-output", help="statistics path (default OUTPUT_DIR/stats.json)")
     p.add_argument("--trace-detail", choices=["off", "requests", "iterations"], default="iterations")
     p.add_argument("--no-outputs", action="store_true", help="write nothing (benchmarks)")
-    p.add_argument("--print-interval", type=float, default=0.0, help="progress every N simulated seconds")
+    p.add_argument("--print-interval", type=_non_negative_float, default=0.0, help="progress every N simulated seconds")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
-    p.add_argument("--load-report-interval", type=float, default=0.0,
+    p.add_argument("--load-report-interval", type=_non_negative_float, default=0.0,
                    help="seconds between replica load reports to the router (0 = every change)")
     p.add_argument("--reprovisioning-policy", default="least-recently-used",
                    help="node to switch when no replica serves a model: random, least-recently-used, least-loaded")
@@ -73,10 +119,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--calibration", default="default", help="calibration profile ('none' = pure roofline)")
     p.add_argument("--step-mode", action="store_true", help="one event per iteration (no fast-forward)")
     p.add_argument("--strict", action="store_true", help="invalid requests are errors, not skipped")
-    p.add_argument("--max-num-batched-tokens", type=int, help="token budget per iteration (vLLM default 2048)")
-    p.add_argument("--max-num-seqs", type=int, help="sequences per batch (vLLM default 256)")
-    p.add_argument("--block-size", type=int, help="KV block size in tokens (default 16)")
-    p.add_argument("--gpu-memory-utilization", type=float, help="fraction of GPU memory used (default 0.9)")
+    p.add_argument("--max-num-batched-tokens", type=_positive_int, help="token budget per iteration (vLLM default 2048)")
+    p.add_argument("--max-num-seqs", type=_positive_int, help="sequences per batch (vLLM default 256)")
+    p.add_argument("--block-size", type=_positive_int, help="KV block size in tokens (default 16)")
+    p.add_argument("--gpu-memory-utilization", type=_fraction, help="fraction of GPU memory used (default 0.9)")
     p.add_argument("--no-chunked-prefill", dest="enable_chunked_prefill", action="store_const", const=False)
     p.add_argument("--slo", type=_slo, help="SLO targets, e.g. ttft=0.5,tpot=0.05 (seconds)")
     p.add_argument("--json", action="store_true", help="print stats.json to stdout")
@@ -128,8 +174,14 @@ def run(args: argparse.Namespace) -> int:
 
     opts = options_from_args(args)
     result = run_replay(opts)
+    if result.signal:
+        reached = result.stats["simulation"]["simulated_s"]
+        print(f"llmsim: interrupted at {reached:.3f} simulated s; partial outputs in {opts.output_dir}",
+              file=sys.stderr)
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(result.stats, option=orjson.OPT_INDENT_2) + b"\n")
     else:
         print("\n".join(summary_lines(result.stats, opts.output_dir)))
+    if result.signal:
+        return exit_status(result.signal)
     return 1 if result.invariants else 0

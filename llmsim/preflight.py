@@ -1,0 +1,181 @@
+"""Trace checks around a replay: token-count bounds, the --strict pre-pass, UTF-8 error lines.
+
+Token counts that are not positive are skipped by the GlobalEngine (counted in
+`requests.skipped_invalid`); counts above MAX_TOKENS_PER_REQUEST are absurd — no model has such a
+context — and are skipped here the same way, with reason `absurd_tokens`. With --strict both are
+errors, and the pre-pass streams the whole trace once before the run to refuse unknown models
+and models that fit on no GPU of the cluster.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from llmsim.config import EnvChange, Environment, ServingOptions
+from llmsim.cost import Precision, get_hardware, load_model_spec, resolve_model_name
+from llmsim.errors import InputFileError, LlmsimError, TraceError, UnknownModelError
+from llmsim.workload import TraceRequest
+
+MAX_TOKENS_PER_REQUEST = 10_000_000
+ABSURD_REASON = "absurd_tokens"
+TP_CHOICES = (1, 2, 4, 8, 16)
+
+
+class ModelTooLargeError(LlmsimError):
+    """A model that fits on no GPU type of the cluster at any tensor-parallel degree (--strict)."""
+
+
+def token_problem(tr: TraceRequest) -> tuple[str, str] | None:
+    """(field, message) for a non-positive or absurd token count, or None when both are fine."""
+    for field in ("input_tokens", "output_tokens"):
+        value = getattr(tr, field)
+        if value <= 0:
+            return field, f"token count {value} is not positive"
+        if value > MAX_TOKENS_PER_REQUEST:
+            return field, f"token count {value} is absurd"
+    return None
+
+
+def token_error(tr: TraceRequest, field: str, message: str) -> TraceError:
+    """The --strict error for a bad token count at the request's line."""
+    return TraceError(message, line=tr.line, field=field,
+                      expected=f"an integer from 1 to {MAX_TOKENS_PER_REQUEST:,} (drop --strict to skip such lines)")
+
+
+class AbsurdTokenFilter:
+    """Passes (arrival_ns, request) through, skipping (or, strict, refusing) absurd token counts."""
+
+    def __init__(self, requests: Iterable[tuple[int, TraceRequest]], *, strict: bool,
+                 on_skip: Callable[[TraceRequest, str], None]) -> None:
+        self._requests = iter(requests)
+        self._strict, self._on_skip = strict, on_skip
+        self.skipped = 0
+
+    def __iter__(self) -> Iterator[tuple[int, TraceRequest]]:
+        return self
+
+    def __next__(self) -> tuple[int, TraceRequest]:
+        while True:
+            arrival_ns, tr = next(self._requests)
+            if tr.input_tokens <= MAX_TOKENS_PER_REQUEST and tr.output_tokens <= MAX_TOKENS_PER_REQUEST:
+                return arrival_ns, tr
+            field = "input_tokens" if tr.input_tokens > MAX_TOKENS_PER_REQUEST else "output_tokens"
+            if self._strict:
+                raise token_error(tr, field, f"token count {getattr(tr, field)} is absurd")
+            self.skipped += 1
+            self._on_skip(tr, ABSURD_REASON)
+
+
+# ---- the --strict pre-pass ---------------------------------------------------------------------
+class GpuOffer:
+    """One GPU type the cluster can give a replica: memory per GPU and at most how many GPUs."""
+
+    __slots__ = ("gpu_type", "memory_bytes", "count")
+
+    def __init__(self, gpu_type: str, memory_bytes: int, count: int) -> None:
+        self.gpu_type, self.memory_bytes, self.count = gpu_type, memory_bytes, count
+
+
+def gpu_offers(env: Environment, changes: list[EnvChange], hardware_file: str | None) -> list[GpuOffer]:
+    """Per node and GPU type, the most GPUs it could ever hold (initial plus every addition)."""
+    added: Counter[str] = Counter()
+    for change in changes:
+        if change.amount > 0:
+            added[change.gpu_name] += change.amount
+    offers: list[GpuOffer] = []
+    for node in env.nodes:
+        memory = node.memory_per_gpu_gb or [None] * len(node.gpu_types)
+        for gpu, count, gb in zip(node.gpu_types, node.gpu_count_per_type, memory):
+            size = int(gb * (1 << 30)) if gb is not None else get_hardware(gpu, hardware_file).memory_bytes
+            offers.append(GpuOffer(gpu, size, count + added.pop(gpu, 0)))
+    for gpu, count in added.items():  # a type no node has: the engine creates a node for it
+        offers.append(GpuOffer(gpu, get_hardware(gpu, hardware_file).memory_bytes, count))
+    return offers
+
+
+def fits_somewhere(model: str, offers: list[GpuOffer], serving: ServingOptions, precision: Precision | None,
+                   calibration: str | None, hardware_file: str | None) -> bool:
+    """Whether some GPU type holds the model's weights plus some KV cache at some TP degree."""
+    from actors.cost_service import build_cost_model
+    from llmsim.memory.planner import plan_replica
+    from protocols.cost import Deployment
+
+    bits: dict[str, Any] = {}
+    if precision is not None:
+        bits = dict(weight_bits=precision.weight_bits, activation_bits=precision.activation_bits,
+                    kv_bits=precision.kv_bits, int_compute=precision.int_compute)
+    for offer in offers:
+        for tp in TP_CHOICES:
+            if tp > max(offer.count, 1):
+                break
+            cost = build_cost_model(Deployment(model=model, hardware=offer.gpu_type, tp=tp, **bits),
+                                    calibration, hardware_file)
+            plan = plan_replica(cost, offer.memory_bytes, serving.gpu_memory_utilization,
+                                serving.max_num_batched_tokens, serving.block_size)
+            if plan.fits:
+                return True
+    return False
+
+
+class ModelChecker:
+    """Checks each distinct model name once: known, and fits some GPU of the cluster."""
+
+    def __init__(self, fits: Callable[[str], bool]) -> None:
+        self._fits = fits
+        self._checked: set[str] = set()
+
+    def check(self, name: str, line: int | None, field: str) -> None:
+        """Raise UnknownModelError or ModelTooLargeError, located at `line` and `field`."""
+        if name in self._checked:
+            return
+        try:
+            load_model_spec(name)
+            canonical = resolve_model_name(name)
+        except UnknownModelError as err:
+            err.line, err.field = line, field
+            raise
+        if not self._fits(canonical):
+            raise ModelTooLargeError(f"model {name!r} fits on no GPU of the cluster at any tensor-parallel degree",
+                                     line=line, field=field,
+                                     expected="a smaller model, bigger GPUs or more GPUs per node (drop --strict "
+                                              "to fail such requests with reason model_does_not_fit)")
+        self._checked.add(name)
+
+
+def strict_prepass(requests: Iterable[tuple[int, TraceRequest]], checker: ModelChecker, *,
+                   override: str | None, default_model: str) -> int:
+    """Stream every request once: token counts and models; return how many requests were read."""
+    count = 0
+    for _, tr in requests:
+        count += 1
+        problem = token_problem(tr)
+        if problem is not None:
+            raise token_error(tr, *problem)
+        if override is None:
+            checker.check(tr.model or default_model, tr.line, "model")
+    return count
+
+
+# ---- locating UTF-8 errors ----------------------------------------------------------------------
+def first_non_utf8_line(path: str) -> int | None:
+    """1-based number of the first line that is not valid UTF-8 (streamed; None if all are)."""
+    try:
+        with open(path, "rb") as handle:
+            for lineno, raw in enumerate(handle, start=1):
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    return lineno
+    except OSError:
+        return None
+    return None
+
+
+def locate_utf8_error(err: LlmsimError) -> None:
+    """Give a reader's 'not UTF-8' error the exact line (a newline never sits inside a UTF-8 character)."""
+    if isinstance(err, InputFileError) and err.message.startswith("not UTF-8") and err.file:
+        line = first_non_utf8_line(err.file)
+        if line is not None:
+            err.message, err.line = "not UTF-8 text", line
