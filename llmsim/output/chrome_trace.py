@@ -1,7 +1,16 @@
 """Streams the run as a Chrome Trace Event Format file (trace.json) for Perfetto / chrome://tracing.
 
-One process per node, one thread per replica; a complete slice per run of iterations; request
-lifetimes as async slices; model loads and environment changes as slices or instant events.
+Layout: one process per node (a "node events" thread plus one thread per GPU replica) and one
+"router / cluster" process. Per GPU thread: a complete slice per run of iterations (detail
+`iterations`), counters for queue depth and KV use, instants for preemptions and request
+completions. Request lifetimes are async slices (with nested queued / prefill / decode phases) on
+their node's process, and a flow arrow links the router's routing instant to the completion instant
+on the GPU thread that served the request (Perfetto binds flows to slices, not instants, so both
+ends are zero-length complete slices). Detail levels:
+
+- `off`: no file at all (the writer is not opened);
+- `requests`: everything except per-iteration slices and counters;
+- `iterations`: also one slice and two counter samples per run of iterations.
 """
 
 from __future__ import annotations
@@ -12,39 +21,102 @@ from typing import IO, Any
 import orjson
 
 from llmsim.output.events import (
-    EnvironmentChanged, IterationRun, ModelLoadFinished, ModelUnloaded, RequestCompleted, RequestFailed,
-    RequestPreempted, RequestRouted,
+    EnvironmentChanged, IterationRun, ModelLoadFinished, ModelLoadStarted, ModelUnloaded,
+    ProvisionRefusedEvent, RequestCompleted, RequestFailed, RequestPreempted, RequestRouted,
 )
 
 DETAIL_LEVELS = ("off", "requests", "iterations")
+DEFAULT_DETAIL = "requests"
 ROUTER_PID = 0
+ROUTER_TID = 1
+SPARE_PID_BASE = 1_000_000
+FLUSH_EVENTS = 4096
 
 
 def _us(t_ns: int) -> float:
+    """Chrome traces count microseconds."""
     return t_ns / 1000.0
 
 
-class ChromeTraceWriter:
-    """A sink writing trace events as they come; `close` ends the JSON array validly."""
+def _flow_id(n: int) -> str:
+    """Perfetto reads v2 flow `bind_id`s as hexadecimal numbers."""
+    return f"0x{n:x}"
 
-    def __init__(self, path: Path, detail: str = "iterations") -> None:
+
+def iteration_name(prefill_tokens: int, decode_tokens: int) -> str:
+    """Slice name of a run of iterations from what it computed."""
+    if prefill_tokens and decode_tokens:
+        return "prefill+decode"
+    return "prefill" if prefill_tokens else "decode"
+
+
+class _Layout:
+    """Stable pid/tid numbering with metadata events written the first time each is seen."""
+
+    def __init__(self, write: Any) -> None:
+        self._write = write
+        self._node_tids: dict[int, int] = {}
+        self._gpu_tids: dict[str, tuple[int, int]] = {}
+        self._next_tid = ROUTER_TID + 1
+        self._meta(ROUTER_PID, ROUTER_TID, "process_name", "router / cluster")
+        self._meta(ROUTER_PID, ROUTER_TID, "thread_name", "routing decisions")
+
+    def _meta(self, pid: int, tid: int, name: str, value: str) -> None:
+        self._write({"ph": "M", "pid": pid, "tid": tid, "name": name, "args": {"name": value}})
+
+    def _new_tid(self) -> int:
+        tid, self._next_tid = self._next_tid, self._next_tid + 1
+        return tid
+
+    def node(self, node: int) -> tuple[int, int]:
+        """(pid, tid) of a node's own events thread."""
+        pid = node if node > ROUTER_PID else SPARE_PID_BASE + node  # pid 0 is the router
+        tid = self._node_tids.get(node)
+        if tid is None:
+            tid = self._node_tids[node] = self._new_tid()
+            self._meta(pid, tid, "process_name", f"node {node}")
+            self._meta(pid, tid, "thread_name", "node events")
+            self._write({"ph": "M", "pid": pid, "tid": tid, "name": "thread_sort_index", "args": {"sort_index": 0}})
+        return pid, tid
+
+    def gpu(self, node: int, replica: str) -> tuple[int, int]:
+        """(pid, tid) of a GPU replica's thread."""
+        found = self._gpu_tids.get(replica)
+        if found is None:
+            pid, _ = self.node(node)
+            tid = self._new_tid()
+            found = self._gpu_tids[replica] = (pid, tid)
+            self._meta(pid, tid, "thread_name", f"GPU {replica}")
+            self._write({"ph": "M", "pid": pid, "tid": tid, "name": "thread_sort_index", "args": {"sort_index": tid}})
+        return found
+
+
+class ChromeTraceWriter:
+    """A sink writing trace events as they come; `close` ends the JSON document validly."""
+
+    def __init__(self, path: Path, detail: str = DEFAULT_DETAIL) -> None:
+        if detail not in DETAIL_LEVELS:
+            raise ValueError(f"trace detail {detail!r} is not one of {', '.join(DETAIL_LEVELS)}")
         self._file: IO[bytes] = open(path, "wb")
         self._file.write(b'{"displayTimeUnit":"ms","traceEvents":[\n')
         self._first = True
-        self._detail = detail
-        self._tids: dict[str, int] = {}
-        self._pids: set[int] = set()
         self._buf: list[bytes] = []
-        self._meta(ROUTER_PID, 0, "process_name", "router / cluster")
+        self._layout = _Layout(self._write)
+        self._routes: dict[str, int] = {}  # request id -> flow id of its last routing decision (in flight)
+        self._next_flow = 0
+        self._next_load = 0
+        self._handlers = self._make_handlers(detail)
+
+    def _make_handlers(self, detail: str) -> dict[type, Any]:
         handlers: dict[type, Any] = {
-            RequestCompleted: self._request, RequestFailed: self._failed,
-            ModelLoadFinished: self._load, ModelUnloaded: self._unload,
-            EnvironmentChanged: self._env_change, RequestPreempted: self._preempt,
+            RequestRouted: self._routed, RequestCompleted: self._completed, RequestFailed: self._failed,
+            RequestPreempted: self._preempted, ModelLoadStarted: self._load_started,
+            ModelLoadFinished: self._load_finished, ModelUnloaded: self._unloaded,
+            ProvisionRefusedEvent: self._refused, EnvironmentChanged: self._env_change,
         }
         if detail == "iterations":
             handlers[IterationRun] = self._iteration
-            handlers[RequestRouted] = self._routed
-        self._handlers = handlers
+        return handlers
 
     def __call__(self, event: object) -> None:
         handler = self._handlers.get(type(event))
@@ -53,75 +125,106 @@ class ChromeTraceWriter:
 
     def _write(self, obj: dict[str, Any]) -> None:
         self._buf.append(orjson.dumps(obj))
-        if len(self._buf) >= 4096:
+        if len(self._buf) >= FLUSH_EVENTS:
             self.flush()
 
-    def _meta(self, pid: int, tid: int, name: str, value: str) -> None:
-        self._write({"ph": "M", "pid": pid, "tid": tid, "name": name, "args": {"name": value}})
+    def _instant(self, pid: int, tid: int, t_ns: int, name: str, cat: str, **extra: Any) -> None:
+        self._write({"ph": "i", "s": "t", "pid": pid, "tid": tid, "ts": _us(t_ns), "name": name, "cat": cat, **extra})
 
-    def _process(self, node: int) -> int:
-        if node not in self._pids:
-            self._pids.add(node)
-            self._meta(node, 0, "process_name", f"node {node}")
-            self._meta(node, 0, "thread_name", "node events")
-        return node
+    def _marker(self, pid: int, tid: int, t_ns: int, name: str, cat: str, **extra: Any) -> None:
+        """A zero-length complete slice: shown like an instant, but flow arrows can bind to it."""
+        self._write({"ph": "X", "dur": 0, "pid": pid, "tid": tid, "ts": _us(t_ns), "name": name, "cat": cat, **extra})
 
-    def _thread(self, node: int, replica: str) -> tuple[int, int]:
-        self._process(node)
-        tid = self._tids.get(replica)
-        if tid is None:
-            tid = self._tids[replica] = len(self._tids) + 1
-            self._meta(node, tid, "thread_name", f"GPU {replica}")
-        return node, tid
-
+    # ---- GPU work ------------------------------------------------------------------------
     def _iteration(self, e: IterationRun) -> None:
-        pid, tid = self._thread(e.node, e.replica)
-        name = "prefill+decode" if e.prefill_tokens and e.decode_tokens else ("prefill" if e.prefill_tokens else "decode")
+        pid, tid = self._layout.gpu(e.node, e.replica)
         self._write({"ph": "X", "pid": pid, "tid": tid, "ts": _us(e.start_ns), "dur": _us(e.t_ns - e.start_ns),
-                     "name": name, "cat": "iteration",
+                     "name": iteration_name(e.prefill_tokens, e.decode_tokens), "cat": "iteration",
                      "args": {"iterations": e.iterations, "batch_size": e.batch_size,
                               "prefill_tokens": e.prefill_tokens, "decode_tokens": e.decode_tokens,
-                              "kv_used_blocks": e.kv_used_blocks, "kv_total_blocks": e.kv_total_blocks}})
-        kv = e.kv_used_blocks / e.kv_total_blocks if e.kv_total_blocks else 0.0
-        self._write({"ph": "C", "pid": pid, "tid": tid, "ts": _us(e.t_ns), "name": f"{e.replica} load",
-                     "args": {"kv_use": round(kv, 4), "waiting": e.waiting}})
+                              "kv_used_blocks": e.kv_used_blocks, "kv_total_blocks": e.kv_total_blocks,
+                              "waiting": e.waiting}})
+        kv_pct = 100.0 * e.kv_used_blocks / e.kv_total_blocks if e.kv_total_blocks else 0.0
+        ts = _us(e.t_ns)
+        self._write({"ph": "C", "pid": pid, "ts": ts, "name": f"{e.replica} queue", "args": {"waiting": e.waiting}})
+        self._write({"ph": "C", "pid": pid, "ts": ts, "name": f"{e.replica} KV", "args": {"used_pct": round(kv_pct, 2)}})
 
+    def _preempted(self, e: RequestPreempted) -> None:
+        pid, tid = self._layout.gpu(e.node, e.replica)
+        self._instant(pid, tid, e.t_ns, "preempt", "preemption",
+                      args={"request": e.request_id, "generated_tokens": e.generated_tokens})
+
+    # ---- requests ------------------------------------------------------------------------
     def _routed(self, e: RequestRouted) -> None:
-        self._write({"ph": "i", "s": "t", "pid": ROUTER_PID, "tid": 0, "ts": _us(e.t_ns), "name": "route",
-                     "cat": "routing", "args": {"request": e.request_id, "replica": e.replica}})
+        self._next_flow += 1
+        self._routes[e.request_id] = self._next_flow  # a re-routed request keeps only its last arrow
+        self._marker(ROUTER_PID, ROUTER_TID, e.t_ns, "route", "routing", bind_id=_flow_id(self._next_flow),
+                      flow_out=True, args={"request": e.request_id, "node": e.node, "replica": e.replica,
+                                           "policy": e.policy})
 
-    def _request(self, e: RequestCompleted) -> None:
-        pid, _ = self._thread(e.node, e.replica)
-        common = {"cat": "request", "name": f"request {e.request_id}", "id": e.request_id, "pid": pid, "tid": 0}
-        self._write({**common, "ph": "b", "ts": _us(e.arrival_ns),
-                     "args": {"input_tokens": e.input_tokens, "output_tokens": e.output_tokens,
-                              "replica": e.replica, "preemptions": e.preemptions}})
-        self._write({**common, "ph": "e", "ts": _us(e.t_ns)})
+    def _completed(self, e: RequestCompleted) -> None:
+        pid, tid = self._layout.gpu(e.node, e.replica)
+        extra: dict[str, Any] = {}
+        flow = self._routes.pop(e.request_id, 0)
+        if flow:
+            extra = {"bind_id": _flow_id(flow), "flow_in": True}
+        self._marker(pid, tid, e.t_ns, "done", "request", args={"request": e.request_id}, **extra)
+        phases = (("queued", e.arrival_ns, e.scheduled_ns), ("prefill", e.scheduled_ns, e.first_token_ns),
+                  ("decode", e.first_token_ns, e.t_ns))
+        self._lifetime(pid, e.request_id, e.arrival_ns, e.t_ns, phases,
+                       {"model": e.model, "replica": e.replica, "input_tokens": e.input_tokens,
+                        "output_tokens": e.output_tokens, "preemptions": e.preemptions})
 
     def _failed(self, e: RequestFailed) -> None:
-        self._write({"ph": "i", "s": "g", "pid": ROUTER_PID, "tid": 0, "ts": _us(e.t_ns),
-                     "name": f"failed {e.request_id}", "cat": "request", "args": {"reason": e.reason}})
+        self._routes.pop(e.request_id, None)
+        if e.node is not None and e.replica is not None:
+            pid, tid = self._layout.gpu(e.node, e.replica)
+        else:
+            pid, tid = ROUTER_PID, ROUTER_TID
+        self._instant(pid, tid, e.t_ns, "failed", "request", args={"request": e.request_id, "reason": e.reason})
+        self._lifetime(pid, e.request_id, e.arrival_ns, e.t_ns, (),
+                       {"model": e.model, "outcome": "failed", "reason": e.reason})
 
-    def _load(self, e: ModelLoadFinished) -> None:
-        self._process(e.node)
-        self._write({"ph": "X", "pid": e.node, "tid": 0, "ts": _us(e.start_ns), "dur": _us(e.t_ns - e.start_ns),
-                     "name": f"load {e.model}", "cat": "model_load"})
+    def _lifetime(self, pid: int, request_id: str, begin_ns: int, end_ns: int,
+                  phases: tuple[tuple[str, int, int], ...], args: dict[str, Any]) -> None:
+        """An async slice for the request with its phases nested inside (same id, same track)."""
+        common = {"cat": "request", "id": request_id, "pid": pid}
+        self._write({**common, "ph": "b", "name": f"request {request_id}", "ts": _us(begin_ns), "args": args})
+        for name, start_ns, stop_ns in phases:
+            self._write({**common, "ph": "b", "name": name, "ts": _us(start_ns)})
+            self._write({**common, "ph": "e", "name": name, "ts": _us(stop_ns)})
+        self._write({**common, "ph": "e", "name": f"request {request_id}", "ts": _us(end_ns)})
 
-    def _unload(self, e: ModelUnloaded) -> None:
-        self._process(e.node)
-        self._write({"ph": "i", "s": "p", "pid": e.node, "tid": 0, "ts": _us(e.t_ns), "name": f"unload {e.model}",
-                     "cat": "model_load"})
+    # ---- nodes and the environment -------------------------------------------------------
+    def _load_started(self, e: ModelLoadStarted) -> None:
+        pid, tid = self._layout.node(e.node)
+        self._instant(pid, tid, e.t_ns, f"load {e.model} started", "model_load",
+                      args={"replicas": e.replicas, "tp": e.tp, "load_s": e.load_s})
+
+    def _load_finished(self, e: ModelLoadFinished) -> None:
+        """Loads may overlap on one node, so each is an async slice of its own."""
+        pid, tid = self._layout.node(e.node)
+        self._next_load += 1
+        common = {"cat": "model_load", "id": f"load-{self._next_load}", "pid": pid, "name": f"load {e.model}"}
+        self._write({**common, "ph": "b", "ts": _us(e.start_ns), "args": {"model": e.model}})
+        self._write({**common, "ph": "e", "ts": _us(e.t_ns)})
+        self._instant(pid, tid, e.t_ns, f"load {e.model} finished", "model_load")
+
+    def _unloaded(self, e: ModelUnloaded) -> None:
+        pid, tid = self._layout.node(e.node)
+        self._instant(pid, tid, e.t_ns, f"unload {e.model}", "model_load")
+
+    def _refused(self, e: ProvisionRefusedEvent) -> None:
+        pid, tid = self._layout.node(e.node)
+        self._instant(pid, tid, e.t_ns, f"refused {e.model}", "model_load", args={"reason": e.reason})
 
     def _env_change(self, e: EnvironmentChanged) -> None:
-        self._process(e.node)
-        self._write({"ph": "i", "s": "p", "pid": e.node, "tid": 0, "ts": _us(e.t_ns),
-                     "name": f"{'+' if e.amount > 0 else ''}{e.amount} {e.gpu_type}", "cat": "environment"})
+        pid, tid = self._layout.node(e.node)
+        sign = "+" if e.amount > 0 else ""
+        self._instant(pid, tid, e.t_ns, f"{sign}{e.amount} {e.gpu_type}", "environment",
+                      args={"gpu_type": e.gpu_type, "amount": e.amount})
 
-    def _preempt(self, e: RequestPreempted) -> None:
-        pid, tid = self._thread(e.node, e.replica)
-        self._write({"ph": "i", "s": "t", "pid": pid, "tid": tid, "ts": _us(e.t_ns), "name": "preempt",
-                     "cat": "preemption", "args": {"request": e.request_id}})
-
+    # ---- file ----------------------------------------------------------------------------
     def flush(self) -> None:
         """Write buffered events, comma-separated."""
         if not self._buf:
