@@ -17,6 +17,7 @@ from actors.cost_service import CostServiceActor
 from actors.global_engine import GlobalEngine
 from actors.node import NodeActor, NodeContext
 from actors.router import RouterActor
+from llmsim.config.environment import MAX_GPUS
 from llmsim.config import Environment, NodeSpec, ServingOptions, legacy_environment, load_env_changes, load_environment
 from llmsim.cost import hardware_ids, load_model_spec, precision_from_dtype, resolve_model_name
 from llmsim.errors import InputFileError, LlmsimError, OutputError, UnknownModelError, UsageError
@@ -62,6 +63,9 @@ def build_environment(opts: ReplayOptions) -> Environment:
         return env
     if opts.hardware not in known:
         raise UsageError(f"unknown GPU id {opts.hardware!r}", field="--hardware", expected="one of " + ", ".join(known))
+    if (opts.n_engines or 1) * opts.tp > MAX_GPUS:
+        raise UsageError(f"{opts.n_engines} engines of tp={opts.tp} make too many GPUs", field="--n-engines",
+                         expected=f"at most {MAX_GPUS:,} GPUs")
     return legacy_environment(opts.n_engines or 1, opts.hardware, opts.model, tp=opts.tp)
 
 

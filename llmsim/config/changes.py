@@ -7,9 +7,12 @@ from pathlib import Path
 
 import msgspec
 
-from llmsim.config.environment import Environment
+from llmsim.config.environment import MAX_GPUS, Environment
 from llmsim.config.jsonfile import read_bytes, split_validation_error
 from llmsim.errors import ConfigError, InputFileError
+
+
+MAX_TIMESTAMP_S = 1e9  # about 31 years: anything later is a unit mistake (ms or ns for seconds)
 
 
 class EnvChange(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
@@ -34,6 +37,9 @@ def _decode_line(raw: bytes, path: str, lineno: int) -> EnvChange:
 
 def _check(change: EnvChange, prev_t: float, counts: Counter[str], path: str, known: list[str]) -> None:
     lineno = change.line
+    if not change.timestamp <= MAX_TIMESTAMP_S:
+        raise ConfigError(f"timestamp {change.timestamp} is absurdly far in the future", file=path, line=lineno,
+                          field="timestamp", expected=f"seconds <= {MAX_TIMESTAMP_S:g}")
     if change.timestamp < 0 or change.timestamp < prev_t:
         raise ConfigError(f"timestamp {change.timestamp} is before the previous change ({prev_t})",
                           file=path, line=lineno, field="timestamp", expected="non-decreasing seconds >= 0")
@@ -42,6 +48,9 @@ def _check(change: EnvChange, prev_t: float, counts: Counter[str], path: str, kn
                           expected="one of " + ", ".join(known))
     if change.amount == 0:
         raise ConfigError("amount is 0", file=path, line=lineno, field="amount", expected="a non-zero integer")
+    if counts.total() + change.amount > MAX_GPUS:
+        raise ConfigError(f"adds {change.amount:,} GPUs", file=path, line=lineno, field="amount",
+                          expected=f"at most {MAX_GPUS:,} GPUs in the cluster at any time")
     if counts[change.gpu_name] + change.amount < 0:
         raise ConfigError(f"removes {-change.amount} {change.gpu_name} but only {counts[change.gpu_name]} exist then",
                           file=path, line=lineno, field="amount", expected=f"at least {-counts[change.gpu_name]}")

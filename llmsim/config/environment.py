@@ -98,8 +98,51 @@ def _legacy_nodes(env: Environment) -> list[NodeSpec]:
     ]
 
 
+MAX_GPUS = 65_536  # per cluster: more is a typo, and would spawn that many actors
+
+
+def _require(ok: bool, message: str, file: str, field: str, expected: str) -> None:
+    if not ok:
+        raise ConfigError(message, file=file, field=field, expected=expected)
+
+
+def validate_serving(opts: ServingOptions, file: str, where: str) -> None:
+    """Serving options a serving engine could run with: positive budgets, a usable memory fraction."""
+    for name in ("max_num_batched_tokens", "max_num_seqs", "block_size"):
+        value = getattr(opts, name)
+        _require(value >= 1, f"{name} is {value}", file, f"{where}.{name}", "an integer >= 1")
+    gmu = opts.gpu_memory_utilization
+    _require(0 < gmu <= 1, f"gpu_memory_utilization is {gmu}", file, f"{where}.gpu_memory_utilization",
+             "a fraction in (0, 1]")
+
+
+def _validate_infrastructure(infra: Infrastructure, file: str) -> None:
+    for name in ("disk_bandwidth_mbps", "pcie_bandwidth_gbps", "network_bandwidth_gbps"):
+        value = getattr(infra, name)
+        _require(value > 0, f"{name} is {value}", file, f"infrastructure.{name}", "a bandwidth > 0")
+    _require(infra.engine_warmup_s >= 0, f"engine_warmup_s is {infra.engine_warmup_s}", file,
+             "infrastructure.engine_warmup_s", "seconds >= 0")
+
+
+def _validate_node_numbers(node: NodeSpec, file: str, where: str) -> None:
+    for j, gb in enumerate(node.memory_per_gpu_gb or []):
+        _require(gb > 0, f"memory {gb} GB", file, f"{where}.memory_per_gpu_gb[{j}]", "GB > 0")
+    _require(node.network_bandwidth_gbps > 0, f"network_bandwidth_gbps is {node.network_bandwidth_gbps}", file,
+             f"{where}.network_bandwidth_gbps", "a bandwidth > 0")
+    for j, dep in enumerate(node.deployments):
+        if dep.replicas is not None:
+            _require(dep.replicas >= 1, f"replicas is {dep.replicas}", file, f"{where}.deployments[{j}].replicas",
+                     "an integer >= 1, or no replicas field (as many as fit)")
+        if dep.serving is not None:
+            validate_serving(dep.serving, file, f"{where}.deployments[{j}].serving")
+
+
 def validate_environment(env: Environment, file: str, known_gpus: list[str]) -> Environment:
     """Check cross-field rules msgspec cannot express; return the env in node form."""
+    validate_serving(env.defaults, file, "defaults")
+    _validate_infrastructure(env.infrastructure, file)
+    for k, gpu in enumerate(env.gpus):
+        _require(gpu.amount >= 0, f"amount is {gpu.amount}", file, f"gpus[{k}].amount", "a count >= 0")
     nodes = list(env.nodes) + _legacy_nodes(env)
     if not nodes:
         raise ConfigError("no nodes and no gpus", file=file, field="nodes", expected="at least one node")
@@ -110,6 +153,7 @@ def validate_environment(env: Environment, file: str, known_gpus: list[str]) -> 
         if node.node_id in seen:
             raise ConfigError(f"duplicate node_id {node.node_id}", file=file, field=f"{where}.node_id")
         seen.add(node.node_id)
+        _validate_node_numbers(node, file, where)
         if len(node.gpu_types) != len(node.gpu_count_per_type):
             raise ConfigError("gpu_types and gpu_count_per_type differ in length", file=file, field=where)
         if node.memory_per_gpu_gb is not None and len(node.memory_per_gpu_gb) != len(node.gpu_types):
@@ -124,6 +168,7 @@ def validate_environment(env: Environment, file: str, known_gpus: list[str]) -> 
         for j, dep in enumerate(node.deployments):
             if dep.tp not in (1, 2, 4, 8, 16):
                 raise ConfigError(f"tp {dep.tp} is not a power of two", file=file, field=f"{where}.deployments[{j}].tp", expected="1, 2, 4, 8 or 16")
+    _require(total <= MAX_GPUS, f"the environment has {total:,} GPUs", file, "nodes", f"at most {MAX_GPUS:,} GPUs")
     if total == 0:
         raise ConfigError("the environment has zero GPUs", file=file, field="nodes", expected="at least one GPU")
     return msgspec.structs.replace(env, nodes=nodes, gpus=[])

@@ -13,6 +13,7 @@ from llmsim.errors import ConfigError, InputFileError
 T = TypeVar("T")
 
 _PATH_RE = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_BYTE_RE = re.compile(r"\(byte (?P<offset>\d+)\)$")
 
 
 def read_bytes(path: str | Path) -> bytes:
@@ -54,4 +55,15 @@ def decode_file(path: str | Path, kind: type[T], error: type[ConfigError] = Conf
         field, message = split_validation_error(err)
         raise error(message, file=str(path), field=field) from None
     except msgspec.DecodeError as err:
-        raise error(f"not valid JSON: {err}", file=str(path), expected="a JSON object") from None
+        raise error(f"not valid JSON: {err}", file=str(path), line=_error_line(data, str(err)),
+                    expected="a JSON object") from None
+
+
+def _error_line(data: bytes, message: str) -> int | None:
+    """The line of a decode error: from msgspec's '(byte N)', or the last line when truncated."""
+    match = _BYTE_RE.search(message)
+    if match is not None:
+        return line_of_offset(data, int(match.group("offset")))
+    if "truncated" in message:
+        return line_of_offset(data, len(data.rstrip()))
+    return None
