@@ -80,7 +80,7 @@ class GpuActor(Actor):
         self.itl = LogHistogram()
         self.counters = {"busy_ns": 0, "iterations": 0, "prefill_tokens": 0, "decode_tokens": 0,
                          "batch_size_sum": 0, "preemptions": 0, "busy_until_ns": 0}
-        self._last_report: tuple[int, int] | None = None
+        self._last_report: tuple[int, bool] | None = None
         self.report_interval_ns = report_interval_ns
         self._last_report_ns = -report_interval_ns
         self._report_tick_pending = False
@@ -307,12 +307,15 @@ class GpuActor(Actor):
 
     # ---- load, draining, statistics -----------------------------------------------------
     def _report(self) -> None:
-        """Tell the router about load changes (not KV growth alone: that is per token).
+        """Tell the router when the outstanding count changes or the queue empties or fills.
+
+        Admissions that leave the outstanding count unchanged, and KV growth (per token), are
+        not reported on their own: the next report carries them.
 
         With a report interval, at most one report per interval leaves, carrying the latest
         load: the router then routes on stale information, as real routers do.
         """
-        key = (len(self.running), len(self.waiting))
+        key = (len(self.running) + len(self.waiting), len(self.waiting) > 0)
         if key == self._last_report or self._report_tick_pending:
             return
         due_ns = self._last_report_ns + self.report_interval_ns
@@ -329,12 +332,12 @@ class GpuActor(Actor):
             self._cut()  # bring a fast-forwarded run up to now, so the report is exact
         self._report()
 
-    def _send_report(self, key: tuple[int, int]) -> None:
+    def _send_report(self, key: tuple[int, bool]) -> None:
         self._last_report = key
         self._last_report_ns = self.ctx.now
         self.ctx.send(self.router, LoadReport(
-            replica=self.name, model=self.deployment.model, outstanding=key[0] + key[1], running=key[0],
-            waiting=key[1], kv_used_blocks=self.pool.used, kv_total_blocks=self.pool.total,
+            replica=self.name, model=self.deployment.model, outstanding=key[0], running=len(self.running),
+            waiting=len(self.waiting), kv_used_blocks=self.pool.used, kv_total_blocks=self.pool.total,
             block_size=self.opts.block_size, committed_tokens=self.committed_tokens,
         ))
 

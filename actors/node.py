@@ -18,8 +18,7 @@ from llmsim.memory.planner import MemoryPlan, plan_replica
 from llmsim.output.events import EnvironmentChanged, ModelLoadFinished, ModelLoadStarted, ModelUnloaded, ProvisionRefusedEvent
 from protocols.control import Drain, ModelLoaded, ProvisionModel, ProvisionRefused, ReplicaDrained, ReplicaGone, ReplicaReady
 from protocols.cost import Deployment
-from protocols.environment import AddGpus, RemoveGpus
-from protocols.gpu import LoadReport
+from protocols.environment import AddGpus, RankReplicas, RemoveGpus, ReplicaRanking
 from protocols.requests import AssignRequest, EnqueueRequest, ReturnRequests
 
 TP_CHOICES = (1, 2, 4, 8, 16)
@@ -35,7 +34,6 @@ class ReplicaSlot(msgspec.Struct, kw_only=True):
     kv_blocks: int
     opts: ServingOptions
     deployment: Deployment
-    outstanding: int = 0
     ready: bool = False
     leaving: bool = False
 
@@ -180,7 +178,7 @@ class NodeActor(Actor):
             self.ctx.spawn(GpuActor(
                 slot.name, node=self.node_id, node_actor=self.name, gpu_type=slot.gpu_type,
                 deployment=slot.deployment, opts=slot.opts, kv_blocks=slot.kv_blocks, engine=self.nctx.engine,
-                router=self.name, cost=self.nctx.cost, step_mode=self.nctx.step_mode,
+                router=self.nctx.router, cost=self.nctx.cost, step_mode=self.nctx.step_mode,
                 report_interval_ns=self.nctx.load_report_interval_ns,
             ))
             slot.ready = True
@@ -246,17 +244,6 @@ class NodeActor(Actor):
             return
         self.ctx.send(msg.replica, EnqueueRequest(request=msg.request))
 
-    @handles(ReturnRequests)
-    def on_return(self, msg: ReturnRequests) -> None:
-        self.ctx.send(self.nctx.router, msg)
-
-    @handles(LoadReport)
-    def on_load_report(self, msg: LoadReport) -> None:
-        slot = self.replicas.get(msg.replica)
-        if slot is not None:
-            slot.outstanding = msg.outstanding
-        self.ctx.send(self.nctx.router, msg)
-
     # ---- environment changes -----------------------------------------------------------
     @handles(AddGpus)
     def on_add(self, msg: AddGpus) -> None:
@@ -273,11 +260,21 @@ class NodeActor(Actor):
         free = min(self.free_gpus(msg.gpu_type), msg.amount)
         self.gpus[msg.gpu_type] -= free
         left = msg.amount - free
-        candidates = sorted((r for r in self.replicas.values() if r.gpu_type == msg.gpu_type and not r.leaving),
-                            key=lambda r: (r.outstanding > 0, r.outstanding, r.name))
-        for slot in candidates:
+        if left > 0:
+            names = tuple(r.name for r in self.replicas.values() if r.gpu_type == msg.gpu_type and not r.leaving)
+            self.ctx.send(self.nctx.router, RankReplicas(node=self.node_id, gpu_type=msg.gpu_type, amount=left,
+                                                         replicas=names))
+
+    @handles(ReplicaRanking)
+    def on_ranking(self, msg: ReplicaRanking) -> None:
+        """Retire replicas, idlest first, until `amount` GPUs are taken (busy ones hand back requests)."""
+        left = msg.amount
+        for name in msg.order:
+            slot = self.replicas.get(name)
             if left <= 0:
                 break
+            if slot is None or slot.leaving:
+                continue
             take = min(slot.tp, left)
             self.to_remove[msg.gpu_type] += take
             left -= take

@@ -14,6 +14,7 @@ from llmsim.output.events import RequestFailed, RequestRouted
 from llmsim.policies.reprovisioning import LeastRecentlyUsedNode, NodeView, ReprovisioningPolicy
 from llmsim.policies.routing import ReplicaView, RoutingPolicy
 from protocols.control import Finalize, FlushPending, ProvisionModel, ProvisionRefused, ReplicaGone, ReplicaReady
+from protocols.environment import RankReplicas, ReplicaRanking
 from protocols.gpu import LoadReport
 from protocols.requests import AssignRequest, RequestFinished, RequestSpec, ReturnRequests, RouteRequest
 
@@ -145,6 +146,17 @@ class RouterActor(Actor):
         if msg.outstanding == 0:
             for model in [m for m, q in self.pending.items() if q and m not in self.provisioning]:
                 self._provision(model)
+
+    @handles(RankReplicas)
+    def on_rank(self, msg: RankReplicas) -> None:
+        """Order a node's replicas for removal: not yet serving first, then fewest outstanding."""
+
+        def key(name: str) -> tuple[int, int, str]:
+            view = self.replicas.get(name)
+            return (0, 0, name) if view is None else (1, view.outstanding, name)
+
+        order = tuple(sorted(msg.replicas, key=key))
+        self.ctx.send(self.ctx.sender, ReplicaRanking(gpu_type=msg.gpu_type, amount=msg.amount, order=order))
 
     # ---- end of run --------------------------------------------------------------------
     @handles(Finalize)

@@ -27,4 +27,21 @@ class RemoveGpus(Message, frozen=True, kw_only=True):
     amount: int
 
 
-EnvironmentMessage = Union[ApplyEnvironmentChange, AddGpus, RemoveGpus]
+class RankReplicas(Message, frozen=True, kw_only=True):
+    """Node -> Router: order these replicas for removal, idlest first (only the router sees load)."""
+
+    node: int
+    gpu_type: str
+    amount: int
+    replicas: tuple[str, ...]
+
+
+class ReplicaRanking(Message, frozen=True, kw_only=True):
+    """Router -> Node: the replicas of a RankReplicas question, fewest outstanding requests first."""
+
+    gpu_type: str
+    amount: int
+    order: tuple[str, ...]
+
+
+EnvironmentMessage = Union[ApplyEnvironmentChange, AddGpus, RemoveGpus, RankReplicas, ReplicaRanking]
