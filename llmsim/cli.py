@@ -18,6 +18,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "llmsim.commands.calibrate",
     "llmsim.commands.replay",
     "llmsim.commands.workload",
+    "llmsim.commands.events",
+    "llmsim.commands.report",
 )
 
 EXIT_BAD_INPUT = 2
