@@ -5,7 +5,8 @@ Bump SCHEMA_VERSION whenever a field is renamed or removed; adding optional fiel
 
 from __future__ import annotations
 
-from typing import Union
+import json
+from typing import Any, Union
 
 import msgspec
 
@@ -27,6 +28,8 @@ class RunStarted(Event, frozen=True, kw_only=True, tag="run_started"):
 
 
 class RequestArrived(Event, frozen=True, kw_only=True, tag="request_arrived"):
+    """A request entered the cluster (after model resolution)."""
+
     request_id: str
     model: str
     input_tokens: int
@@ -34,12 +37,16 @@ class RequestArrived(Event, frozen=True, kw_only=True, tag="request_arrived"):
 
 
 class RequestSkipped(Event, frozen=True, kw_only=True, tag="request_skipped"):
+    """A trace line that was invalid and skipped (not counted as a request)."""
+
     request_id: str
     line: int
     reason: str
 
 
 class RequestRouted(Event, frozen=True, kw_only=True, tag="request_routed"):
+    """The router chose a GPU replica for the request."""
+
     request_id: str
     node: int
     replica: str
@@ -47,6 +54,8 @@ class RequestRouted(Event, frozen=True, kw_only=True, tag="request_routed"):
 
 
 class RequestQueued(Event, frozen=True, kw_only=True, tag="request_queued"):
+    """The request joined a replica's waiting queue (`resumed`: returned by a draining replica)."""
+
     request_id: str
     node: int
     replica: str
@@ -54,12 +63,16 @@ class RequestQueued(Event, frozen=True, kw_only=True, tag="request_queued"):
 
 
 class RequestScheduled(Event, frozen=True, kw_only=True, tag="request_scheduled"):
+    """The request was admitted to a running batch for the first time."""
+
     request_id: str
     node: int
     replica: str
 
 
 class RequestPreempted(Event, frozen=True, kw_only=True, tag="request_preempted"):
+    """KV blocks ran out: the request was evicted (recompute) and put back at the queue front."""
+
     request_id: str
     node: int
     replica: str
@@ -67,12 +80,16 @@ class RequestPreempted(Event, frozen=True, kw_only=True, tag="request_preempted"
 
 
 class FirstToken(Event, frozen=True, kw_only=True, tag="first_token"):
+    """The request's first output token was produced (end of its prefill)."""
+
     request_id: str
     node: int
     replica: str
 
 
 class RequestCompleted(Event, frozen=True, kw_only=True, tag="request_completed"):
+    """The request's last token was produced; carries its whole timing for one-line analysis."""
+
     request_id: str
     model: str
     node: int
@@ -86,6 +103,8 @@ class RequestCompleted(Event, frozen=True, kw_only=True, tag="request_completed"
 
 
 class RequestFailed(Event, frozen=True, kw_only=True, tag="request_failed"):
+    """The request could not be served; `reason` says why."""
+
     request_id: str
     model: str
     reason: str
@@ -112,6 +131,8 @@ class IterationRun(Event, frozen=True, kw_only=True, tag="iteration_run"):
 
 
 class ModelLoadStarted(Event, frozen=True, kw_only=True, tag="model_load_started"):
+    """A node began loading a model onto `replicas` replicas of `tp` GPUs each."""
+
     node: int
     model: str
     replicas: int
@@ -121,23 +142,31 @@ class ModelLoadStarted(Event, frozen=True, kw_only=True, tag="model_load_started
 
 
 class ModelLoadFinished(Event, frozen=True, kw_only=True, tag="model_load_finished"):
+    """A model load finished; its replicas can serve."""
+
     node: int
     model: str
     start_ns: int
 
 
 class ModelUnloaded(Event, frozen=True, kw_only=True, tag="model_unloaded"):
+    """A node dropped a model (re-provisioning)."""
+
     node: int
     model: str
 
 
 class ProvisionRefusedEvent(Event, frozen=True, kw_only=True, tag="provision_refused"):
+    """A node could not host a model; `reason` says why."""
+
     node: int
     model: str
     reason: str
 
 
 class EnvironmentChanged(Event, frozen=True, kw_only=True, tag="environment_changed"):
+    """GPUs were added (amount > 0) or removed (amount < 0) on a node."""
+
     gpu_type: str
     amount: int
     node: int
@@ -148,3 +177,15 @@ AnyEvent = Union[
     RequestPreempted, FirstToken, RequestCompleted, RequestFailed, IterationRun, ModelLoadStarted,
     ModelLoadFinished, ModelUnloaded, ProvisionRefusedEvent, EnvironmentChanged,
 ]
+
+
+def schema_document() -> dict[str, Any]:
+    """JSON Schema of one events.jsonl line (what docs/events.schema.json holds)."""
+    schema = msgspec.json.schema(AnyEvent)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "llmsim event",
+            "x-schema-version": SCHEMA_VERSION, **schema}
+
+
+def schema_text() -> str:
+    """The schema document as committed: indented, keys sorted, trailing newline."""
+    return json.dumps(schema_document(), indent=2, sort_keys=True) + "\n"
