@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from llmsim.errors import EXIT_SIGINT, LlmsimError, UsageError
+from llmsim.logging_setup import LOG_FORMATS, LOG_LEVELS, configure_logging
 
 # Each module under llmsim/commands/ exposes `register(subparsers) -> None`; the parser it adds
 # sets `handler=callable(args) -> int` through `set_defaults`.
@@ -46,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Discrete-event simulator of LLM inference serving clusters.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="diagnostics on stderr (default info)")
+    parser.add_argument("--log-format", choices=LOG_FORMATS, default="console", help="console lines or JSON lines")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -65,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return EXIT_BAD_INPUT
         debug = bool(getattr(args, "debug", False))
+        configure_logging(args.log_level, args.log_format)
         return int(args.handler(args) or 0)
     except LlmsimError as err:
         if debug:
