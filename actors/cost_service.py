@@ -35,6 +35,9 @@ class CostServiceActor(Actor):
         else:
             ctx = np.asarray(q.decode_ctx, dtype=np.int64)
             times = tuple(model.decode_run_ns(ctx, q.k).tolist())
+        if q.tail_k:
+            tail = model.decode_run_ns(np.asarray(q.tail_ctx, dtype=np.int64), q.tail_k)
+            times = times + tuple(tail.tolist())
         self.ctx.send(self.ctx.sender, CostReply(query_id=q.query_id, times_ns=times))
 
 

@@ -20,7 +20,7 @@ import bisect
 import numpy as np
 
 from llmsim.batching import BatchPlan, Sequence, WaitingQueue, schedule
-from llmsim.batching.fastforward import can_fast_forward, run_length
+from llmsim.batching.fastforward import can_extend_prefill, can_fast_forward, decode_tail_length, run_length
 from llmsim.config.environment import ServingOptions
 from llmsim.kernel.actor import Actor, handles
 from llmsim.memory.kv_cache import KVBlockPool, blocks_for
@@ -38,12 +38,19 @@ from protocols.requests import EnqueueRequest, RequestFinished, RequestSpec, Ret
 
 
 class _Run:
-    """The iterations in flight: a plan repeated `k` times (k > 1 only for decode-only plans)."""
+    """The iterations in flight: `plan` for the first, then decode-only iterations of `decodes`.
 
-    __slots__ = ("plan", "k", "start_ns", "times_ns", "ends_ns")
+    A decode-only plan repeats k times; a mixed plan (prefill chunks) may be followed by a tail
+    of decode iterations of every running sequence, once all its chunks finish their prompts.
+    """
 
-    def __init__(self, plan: BatchPlan, start_ns: int, times_ns: np.ndarray) -> None:
+    __slots__ = ("plan", "decodes", "mixed_first", "k", "start_ns", "times_ns", "ends_ns")
+
+    def __init__(self, plan: BatchPlan, start_ns: int, times_ns: np.ndarray,
+                 decodes: list[Sequence] | None = None) -> None:
         self.plan = plan
+        self.mixed_first = bool(plan.chunks)
+        self.decodes = plan.decodes if decodes is None else decodes
         self.k = len(times_ns)
         self.start_ns = start_ns
         self.times_ns = times_ns
@@ -132,17 +139,30 @@ class GpuActor(Actor):
         if plan.empty:
             self._maybe_drained()
             return
-        k = 1
-        if not self.step_mode and can_fast_forward(plan, self.running, len(self.waiting)):
-            k = run_length(plan, self.pool.free, self.opts.block_size)
+        k, tail_ctx, tail_k = 1, (), 0
+        if not self.step_mode:
+            if can_fast_forward(plan, self.running, len(self.waiting)):
+                k = run_length(plan, self.pool.free, self.opts.block_size)
+            elif can_extend_prefill(plan, self.running, len(self.waiting), self.opts.max_num_batched_tokens):
+                tail_ctx, tail_k = self._prefill_tail(plan)
         self.query_id += 1
         self.costing = True
         self.pending_plan = plan
         self.ctx.send(self.cost, CostQuery(
             query_id=self.query_id, deployment=self.deployment,
             prefill_new=tuple(n for _, n in plan.chunks), prefill_cached=tuple(s.computed for s, _ in plan.chunks),
-            decode_ctx=tuple(s.computed for s in plan.decodes), k=k,
+            decode_ctx=tuple(s.computed for s in plan.decodes), k=k, tail_ctx=tail_ctx, tail_k=tail_k,
         ))
+
+    def _prefill_tail(self, plan: BatchPlan) -> tuple[tuple[int, ...], int]:
+        """Contexts and length of the decode iterations that may follow this mixed iteration."""
+        after = {id(s): s.computed + n for s, n in plan.chunks}
+        ctx = [after.get(id(s), s.computed + 1) for s in self.running]
+        remaining = min(s.remaining_output for s in self.running) - 1
+        held = sum(s.blocks for s in self.running)
+        k = decode_tail_length(np.asarray(ctx, dtype=np.int64), held, self.pool.free, self.opts.block_size,
+                               remaining)
+        return (tuple(ctx), k) if k else ((), 0)
 
     def _apply(self, plan: BatchPlan) -> None:
         """Carry out the scheduler's decision: preempt, admit, allocate KV blocks."""
@@ -171,7 +191,8 @@ class GpuActor(Actor):
             return
         self.costing = False
         times = np.asarray(msg.times_ns, dtype=np.int64)
-        self.run = _Run(self.pending_plan, self.ctx.now, times)
+        plan = self.pending_plan
+        self.run = _Run(plan, self.ctx.now, times, list(self.running) if plan.chunks and len(times) > 1 else None)
         self._set_timer(int(self.run.ends_ns[-1]))
         if self.cut_requested:
             self.cut_requested = False
@@ -186,10 +207,7 @@ class GpuActor(Actor):
         if msg.generation != self.generation or self.run is None:
             return
         run, self.run = self.run, None
-        if run.plan.chunks:
-            self._advance_mixed(run)
-        else:
-            self._advance_decodes(run, run.k)
+        self._advance(run, run.k)
         self._complete_finished()
         self._report()
         self._request_schedule()
@@ -201,40 +219,52 @@ class GpuActor(Actor):
         done = bisect.bisect_left(run.ends_ns, self.ctx.now)
         if done >= run.k - 1:
             return
-        if done:
-            self._advance_decodes(run, done)
-        seqs = run.plan.decodes
-        for seq in seqs:  # blocks for the iteration still in flight
+        if done == 0:  # the first iteration is in flight: keep only it
+            self.run = _Run(run.plan, run.start_ns, run.times_ns[:1])
+            self._set_timer(int(self.run.ends_ns[0]))
+            return
+        self._advance(run, done)
+        for seq in run.decodes:  # blocks for the decode iteration still in flight
             need = blocks_for(seq.computed + 1, self.opts.block_size) - seq.blocks
             if need:
                 self.pool.allocate(need)
                 seq.blocks += need
-        start = int(run.ends_ns[done - 1]) if done else run.start_ns
-        self.run = _Run(run.plan, start, run.times_ns[done:done + 1])
+        inflight = BatchPlan()
+        inflight.decodes = run.decodes
+        self.run = _Run(inflight, int(run.ends_ns[done - 1]), run.times_ns[done:done + 1])
         self._set_timer(int(self.run.ends_ns[0]))
 
+    def _advance(self, run: _Run, j: int) -> None:
+        """Apply the first j iterations of a run."""
+        if run.mixed_first:
+            self._advance_mixed(run)
+            if j > 1:
+                self._advance_decodes(run, j - 1, offset=1)
+        else:
+            self._advance_decodes(run, j)
+
     # ---- applying finished iterations ---------------------------------------------------
-    def _count(self, run: _Run, iterations: int, end_ns: int, prefill_tokens: int) -> None:
-        batch = len(run.plan.decodes) + len(run.plan.chunks)
-        busy = end_ns - run.start_ns
+    def _count(self, start_ns: int, end_ns: int, iterations: int, batch: int, prefill_tokens: int,
+               decode_seqs: int) -> None:
         c = self.counters
-        c["busy_ns"] += busy
+        c["busy_ns"] += end_ns - start_ns
         c["iterations"] += iterations
         c["prefill_tokens"] += prefill_tokens
-        c["decode_tokens"] += len(run.plan.decodes) * iterations
+        c["decode_tokens"] += decode_seqs * iterations
         c["batch_size_sum"] += batch * iterations
         c["busy_until_ns"] = end_ns
         self.ctx.emit(IterationRun(
-            t_ns=end_ns, node=self.node, replica=self.name, start_ns=run.start_ns, iterations=iterations,
-            batch_size=batch, prefill_tokens=prefill_tokens, decode_tokens=len(run.plan.decodes) * iterations,
+            t_ns=end_ns, node=self.node, replica=self.name, start_ns=start_ns, iterations=iterations,
+            batch_size=batch, prefill_tokens=prefill_tokens, decode_tokens=decode_seqs * iterations,
             kv_used_blocks=self.pool.used, kv_total_blocks=self.pool.total, waiting=len(self.waiting),
         ))
 
-    def _advance_decodes(self, run: _Run, j: int) -> None:
-        """Apply the first j iterations of a decode-only run (vectorised over iterations)."""
-        seqs = run.plan.decodes
-        end_j = int(run.ends_ns[j - 1])
-        first_end = int(run.ends_ns[0])
+    def _advance_decodes(self, run: _Run, j: int, offset: int = 0) -> None:
+        """Apply j decode iterations of a run, starting after its first `offset` (vectorised)."""
+        seqs = run.decodes
+        ends = run.ends_ns
+        end_j = int(ends[offset + j - 1])
+        first_end = int(ends[offset])
         gaps = np.fromiter((first_end - s.last_token_ns for s in seqs), dtype=np.int64, count=len(seqs))
         bs = self.opts.block_size
         for seq in seqs:
@@ -247,8 +277,9 @@ class GpuActor(Actor):
                 seq.blocks += need
         self.itl.add_many(gaps)
         if j > 1:
-            self.itl.add_many(run.times_ns[1:j], count=len(seqs))
-        self._count(run, j, end_j, 0)
+            self.itl.add_many(run.times_ns[offset + 1:offset + j], count=len(seqs))
+        start = int(ends[offset - 1]) if offset else run.start_ns
+        self._count(start, end_j, j, len(seqs), 0, len(seqs))
 
     def _advance_mixed(self, run: _Run) -> None:
         """Apply one iteration of prefill chunks and decodes."""
@@ -263,7 +294,9 @@ class GpuActor(Actor):
             self._token(seq, end, gaps)
         if gaps:
             self.itl.add_many(np.asarray(gaps, dtype=np.int64))
-        self._count(run, 1, end, sum(n for _, n in run.plan.chunks))
+        plan = run.plan
+        self._count(run.start_ns, end, 1, len(plan.decodes) + len(plan.chunks), sum(n for _, n in plan.chunks),
+                    len(plan.decodes))
 
     def _token(self, seq: Sequence, t_ns: int, gaps: list[int]) -> None:
         seq.generated += 1

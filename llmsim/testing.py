@@ -36,6 +36,8 @@ class LinearCostActor(Actor):
     def on_query(self, q: CostQuery) -> None:
         ctx = np.asarray(q.decode_ctx, dtype=np.int64)
         times = tuple(linear_iteration_ns(q.prefill_new if j == 0 else (), ctx + j) for j in range(q.k))
+        tail = np.asarray(q.tail_ctx, dtype=np.int64)
+        times += tuple(linear_iteration_ns((), tail + j) for j in range(q.tail_k))
         self.ctx.send(self.ctx.sender, CostReply(query_id=q.query_id, times_ns=times))
 
 

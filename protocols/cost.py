@@ -20,9 +20,10 @@ class Deployment(Message, frozen=True, kw_only=True):
 
 
 class CostQuery(Message, frozen=True, kw_only=True):
-    """GPU -> CostService: durations of `k` iterations of this batch.
+    """GPU -> CostService: durations of `k` iterations of this batch, then `tail_k` more.
 
     With k > 1 the batch must be decode-only; iteration j then has contexts decode_ctx + j.
+    The tail (after a one-iteration mixed batch) is decode-only, contexts tail_ctx + j.
     """
 
     query_id: int
@@ -31,6 +32,8 @@ class CostQuery(Message, frozen=True, kw_only=True):
     prefill_cached: tuple[int, ...] = ()
     decode_ctx: tuple[int, ...] = ()
     k: int = 1
+    tail_ctx: tuple[int, ...] = ()
+    tail_k: int = 0
 
 
 class CostReply(Message, frozen=True, kw_only=True):

@@ -20,6 +20,47 @@ def can_fast_forward(plan: BatchPlan, running: list[Sequence], waiting: int) -> 
     )
 
 
+def decode_tail_length(ctx: np.ndarray, held_blocks: int, free_blocks: int, block_size: int, k_max: int) -> int:
+    """Decode iterations (0..k_max) that fit: iteration j needs ceil((ctx + j) / block_size) blocks.
+
+    `ctx` are the tokens in KV before the first of these iterations, `held_blocks` what the
+    sequences already hold, `free_blocks` what the pool still has.
+    """
+    if k_max <= 0:
+        return 0
+
+    def extra(j: int) -> int:
+        return int(np.sum(-(-(ctx + j) // block_size))) - held_blocks
+
+    if extra(k_max) <= free_blocks:
+        return k_max
+    lo, hi = 0, k_max  # extra(lo) <= free (or lo = 0), extra(hi) > free
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if extra(mid) <= free_blocks:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def can_extend_prefill(plan: BatchPlan, running: list[Sequence], waiting: int, max_tokens: int) -> bool:
+    """True when a mixed iteration can be followed, unchanged, by decode-only iterations.
+
+    Every chunk must finish its prompt in this iteration, nothing may wait for admission,
+    the plan must cover every running sequence, none may finish at the end of the iteration,
+    and all of them must fit the token budget as decodes.
+    """
+    if not plan.chunks or plan.preempted or waiting or len(plan.chunks) + len(plan.decodes) != len(running):
+        return False
+    if len(running) > max_tokens:
+        return False
+    for seq, n in plan.chunks:
+        if seq.computed + n < seq.prompt_target or seq.remaining_output <= 1:
+            return False
+    return all(seq.remaining_output > 1 for seq in plan.decodes)
+
+
 def run_length(plan: BatchPlan, free_blocks_after: int, block_size: int) -> int:
     """Iterations (>= 1) until the first completion or the first KV block shortage.
 
