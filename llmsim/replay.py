@@ -30,7 +30,9 @@ from llmsim.output.outputs import OutputSet
 from llmsim.output.progress import Progress
 from llmsim.output.stats import StatsCollector, build_stats
 from llmsim.policies import create_reprovisioning_policy, create_routing_policy
-from llmsim.preflight import AbsurdTokenFilter, ModelChecker, fits_somewhere, gpu_offers, locate_utf8_error, strict_prepass
+from llmsim.preflight import (
+    AbsurdTokenFilter, ModelChecker, bounded_arrivals, fits_somewhere, gpu_offers, locate_utf8_error, strict_prepass,
+)
 from llmsim.workload import ArrivalOptions, TraceRequest, open_trace, with_arrivals
 from protocols.control import Finalize
 from protocols.gpu import CollectStats
@@ -125,7 +127,8 @@ def timed_requests(opts: ReplayOptions, rng: np.random.Generator) -> Iterator[tu
                          expected="a number > 0")
     arrivals = ArrivalOptions(rate=opts.arrival_rate, burstiness=opts.burstiness, time_scale=opts.time_scale,
                               start_s=opts.start_s, duration_s=opts.duration_s, limit=opts.limit)
-    return with_arrivals(open_trace(opts.input, opts.trace_format), arrivals, rng, source=opts.input)
+    requests = bounded_arrivals(open_trace(opts.input, opts.trace_format), opts.input)
+    return with_arrivals(requests, arrivals, rng, source=opts.input)
 
 
 def workload(opts: ReplayOptions, sim: Simulation) -> Iterator[tuple[int, TraceRequest]]:

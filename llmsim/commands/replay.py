@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -70,6 +71,18 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _bounded(low: float, high: float, what: str) -> Callable[[str], float]:
+    """A float type accepting [low, high]: outside, virtual time would overflow or make no sense."""
+
+    def parse(text: str) -> float:
+        value = _positive_float(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is out of range (expected {what} from {low:g} to {high:g})")
+        return value
+
+    return parse
+
+
 def _slo(text: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for part in text.split(","):
@@ -96,9 +109,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--model", help="override every request's model (known name, or folder/file with config.json)")
     p.add_argument("--default-model", default="meta-llama/Meta-Llama-3.1-8B-Instruct",
                    help="model for requests whose trace has no model field")
-    p.add_argument("--arrival-rate", type=_positive_float, help="Poisson arrivals at this many requests/s")
-    p.add_argument("--burstiness", type=_positive_float, help="Gamma inter-arrival coefficient of variation")
-    p.add_argument("--time-scale", type=_positive_float, default=1.0, help="speed up a timestamped trace by X")
+    p.add_argument("--arrival-rate", type=_bounded(1e-6, 1e9, "requests/s"), help="Poisson arrivals at this many requests/s")
+    p.add_argument("--burstiness", type=_bounded(1e-3, 100.0, "a coefficient of variation"), help="Gamma inter-arrival coefficient of variation")
+    p.add_argument("--time-scale", type=_bounded(1e-6, 1e9, "a speed-up factor"), default=1.0, help="speed up a timestamped trace by X")
     p.add_argument("--start", dest="start_s", type=_non_negative_float, help="window start (s, trace time)")
     p.add_argument("--duration", dest="duration_s", type=_positive_float, help="window length (s)")
     p.add_argument("--limit", type=_count, help="read at most this many requests")
