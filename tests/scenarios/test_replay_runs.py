@@ -91,3 +91,18 @@ def test_fast_forward_equals_step_mode_whole_run(tmp_path: Path, extra: list[str
     if "0.25" in extra:
         assert fast["preemptions"]["total"] > 0
     assert fast["simulation"]["events"] < step["simulation"]["events"]
+
+
+def test_results_move_with_hardware_and_dtype(tmp_path: Path) -> None:
+    """GPU timings come from the cost service: a faster GPU or fp8 lowers latency."""
+    trace = write_trace(tmp_path / "t.jsonl", 60, rate=5, model="llama-3.1-8b-instruct")
+
+    def tpot(*extra: str) -> float:
+        d = tmp_path / "_".join(extra).replace("-", "")
+        stats = replay(d, "--input", str(trace), "--n-engines", "1", *extra)
+        return stats["latency"]["tpot_s"]["p50"]
+
+    a100 = tpot("--hardware", "nvidia_A100_80G_SXM")
+    h100 = tpot("--hardware", "nvidia_H100_SXM")
+    h100_fp8 = tpot("--hardware", "nvidia_H100_SXM", "--dtype", "fp8")
+    assert h100 < a100 and h100_fp8 < h100
