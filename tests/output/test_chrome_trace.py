@@ -1,0 +1,98 @@
+"""trace.json of real replays: named processes and threads, nesting, async and flow pairing, detail levels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from llmsim.output.chrome_trace import DETAIL_LEVELS, ChromeTraceWriter
+
+from .conftest import raw_events, replay
+from .trace_checks import async_violations, flow_pairs, nesting_violations
+
+
+def _trace(run: Path) -> list[dict[str, Any]]:
+    return orjson.loads((run / "trace.json").read_bytes())["traceEvents"]
+
+
+def test_slices_nest_on_every_thread(any_run: Path) -> None:
+    """No two complete slices on one thread overlap partially."""
+    assert nesting_violations(_trace(any_run)) == []
+
+
+def test_every_async_begin_has_its_end(any_run: Path) -> None:
+    """Request lifetimes, their phases and model loads all close, properly nested."""
+    assert async_violations(_trace(any_run)) == []
+
+
+def test_one_lifetime_and_one_flow_per_completed_request(any_run: Path) -> None:
+    """Each completed request: one async lifetime with queued/prefill/decode, and a routing flow that lands."""
+    trace = _trace(any_run)
+    completed = {e["request_id"] for e in raw_events(any_run) if e["kind"] == "request_completed"}
+    lifetimes = [e for e in trace if e["ph"] == "b" and e["name"].startswith("request ")]
+    assert sorted(str(e["id"]) for e in lifetimes) == sorted(completed)
+    phases = {e["name"] for e in trace if e["ph"] == "b" and e.get("cat") == "request"} - {e["name"] for e in lifetimes}
+    assert phases == {"queued", "prefill", "decode"}
+    outs, ins = flow_pairs(trace)
+    assert len(ins) == len(completed) and ins <= outs
+
+
+def test_processes_threads_and_counters_are_named(example_run: Path) -> None:
+    """Router and node processes, a thread per GPU, queue and KV counters per GPU."""
+    trace = _trace(example_run)
+    names = {(e["name"], e["args"]["name"]) for e in trace if e["ph"] == "M" and "name" in e.get("args", {})}
+    gpus = {e["replica"] for e in raw_events(example_run) if e["kind"] == "iteration_run"}
+    assert ("process_name", "router / cluster") in names and ("process_name", "node 1") in names
+    assert {("thread_name", f"GPU {g}") for g in gpus} <= names
+    counters = {e["name"] for e in trace if e["ph"] == "C"}
+    assert counters == {f"{g} queue" for g in gpus} | {f"{g} KV" for g in gpus}
+    iterations = [e for e in trace if e["ph"] == "X" and e.get("cat") == "iteration"]
+    assert len(iterations) == sum(1 for e in raw_events(example_run) if e["kind"] == "iteration_run")
+    assert {"batch_size", "prefill_tokens", "decode_tokens", "kv_used_blocks"} <= set(iterations[0]["args"])
+
+
+def test_preemptions_and_loads_are_marked(preempt_run: Path) -> None:
+    """Instants for every preemption; an async slice and instants for the model load."""
+    trace = _trace(preempt_run)
+    n_pre = sum(1 for e in raw_events(preempt_run) if e["kind"] == "request_preempted")
+    assert sum(1 for e in trace if e["ph"] == "i" and e["name"] == "preempt") == n_pre > 0
+    assert any(e["ph"] == "b" and e.get("cat") == "model_load" for e in trace)
+    assert any(e["ph"] == "i" and e.get("cat") == "model_load" for e in trace)
+
+
+def test_requests_detail_has_no_iteration_slices_or_counters(tmp_path: Path) -> None:
+    """`requests` keeps lifetimes and flows but drops per-iteration slices and counters."""
+    run = replay(tmp_path, "--trace-detail", "requests", "--limit", "30")
+    trace = _trace(run)
+    assert not [e for e in trace if e["ph"] == "C" or e.get("cat") == "iteration"]
+    assert any(e["ph"] == "b" for e in trace) and flow_pairs(trace)[1]
+    assert nesting_violations(trace) == [] and async_violations(trace) == []
+
+
+def test_off_writes_no_trace(tmp_path: Path) -> None:
+    """`off`: no trace.json at all."""
+    run = replay(tmp_path, "--trace-detail", "off", "--limit", "5")
+    assert not (run / "trace.json").exists()
+
+
+def test_unknown_detail_is_rejected(tmp_path: Path) -> None:
+    """The writer accepts only the documented levels."""
+    assert DETAIL_LEVELS == ("off", "requests", "iterations")
+    with pytest.raises(ValueError):
+        ChromeTraceWriter(tmp_path / "t.json", detail="everything")
+
+
+def test_the_checks_catch_broken_traces() -> None:
+    """The nesting and pairing checks do flag partial overlaps and unclosed async slices."""
+    overlap = [{"ph": "X", "pid": 1, "tid": 2, "ts": 0.0, "dur": 10.0, "name": "a"},
+               {"ph": "X", "pid": 1, "tid": 2, "ts": 5.0, "dur": 10.0, "name": "b"}]
+    assert nesting_violations(overlap)
+    nested = [{**overlap[0]}, {**overlap[1], "dur": 5.0}]
+    assert nesting_violations(nested) == []
+    unclosed = [{"ph": "b", "cat": "request", "id": "r", "ts": 0.0, "name": "request r"},
+                {"ph": "b", "cat": "request", "id": "r", "ts": 0.0, "name": "queued"},
+                {"ph": "e", "cat": "request", "id": "r", "ts": 1.0, "name": "request r"}]
+    assert async_violations(unclosed)
