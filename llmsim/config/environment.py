@@ -99,6 +99,10 @@ def _legacy_nodes(env: Environment) -> list[NodeSpec]:
 
 
 MAX_GPUS = 65_536  # per cluster: more is a typo, and would spawn that many actors
+MAX_NODE_ID = 2**31 - 1  # ids travel as 64-bit integers in the Chrome trace
+MAX_MEMORY_GB = 1e6  # a petabyte per GPU: beyond it, KV block counts stop being meaningful
+MIN_BANDWIDTH = 1e-3  # slower links make load times overflow virtual time
+MAX_WARMUP_S = 1e6
 
 
 def _require(ok: bool, message: str, file: str, field: str, expected: str) -> None:
@@ -119,16 +123,20 @@ def validate_serving(opts: ServingOptions, file: str, where: str) -> None:
 def _validate_infrastructure(infra: Infrastructure, file: str) -> None:
     for name in ("disk_bandwidth_mbps", "pcie_bandwidth_gbps", "network_bandwidth_gbps"):
         value = getattr(infra, name)
-        _require(value > 0, f"{name} is {value}", file, f"infrastructure.{name}", "a bandwidth > 0")
-    _require(infra.engine_warmup_s >= 0, f"engine_warmup_s is {infra.engine_warmup_s}", file,
-             "infrastructure.engine_warmup_s", "seconds >= 0")
+        _require(value >= MIN_BANDWIDTH, f"{name} is {value}", file, f"infrastructure.{name}",
+                 f"a bandwidth >= {MIN_BANDWIDTH:g}")
+    _require(0 <= infra.engine_warmup_s <= MAX_WARMUP_S, f"engine_warmup_s is {infra.engine_warmup_s}", file,
+             "infrastructure.engine_warmup_s", f"seconds from 0 to {MAX_WARMUP_S:g}")
 
 
 def _validate_node_numbers(node: NodeSpec, file: str, where: str) -> None:
+    _require(0 <= node.node_id <= MAX_NODE_ID, f"node_id {node.node_id}", file, f"{where}.node_id",
+             f"an integer from 0 to {MAX_NODE_ID}")
     for j, gb in enumerate(node.memory_per_gpu_gb or []):
-        _require(gb > 0, f"memory {gb} GB", file, f"{where}.memory_per_gpu_gb[{j}]", "GB > 0")
-    _require(node.network_bandwidth_gbps > 0, f"network_bandwidth_gbps is {node.network_bandwidth_gbps}", file,
-             f"{where}.network_bandwidth_gbps", "a bandwidth > 0")
+        _require(0 < gb <= MAX_MEMORY_GB, f"memory {gb} GB", file, f"{where}.memory_per_gpu_gb[{j}]",
+                 f"GB > 0 and <= {MAX_MEMORY_GB:g}")
+    _require(node.network_bandwidth_gbps >= MIN_BANDWIDTH, f"network_bandwidth_gbps is {node.network_bandwidth_gbps}",
+             file, f"{where}.network_bandwidth_gbps", f"a bandwidth >= {MIN_BANDWIDTH:g}")
     for j, dep in enumerate(node.deployments):
         if dep.replicas is not None:
             _require(dep.replicas >= 1, f"replicas is {dep.replicas}", file, f"{where}.deployments[{j}].replicas",

@@ -36,6 +36,7 @@ GPUS = ["nvidia_A100", "nvidia_H100", "nvidia_L4"]
 MODELS = ["llama-3.1-8b-instruct", "meta-llama/Meta-Llama-3.1-8B-Instruct", "qwen2.5-7b-instruct"]
 ODD_MODELS = ["no/such-model", "llama-2-70b-hf", "", "mixtral-8x7b-v0.1"]
 ODD_VALUES: list[Any] = ["ten", "12", 1.5, 12.0, True, None, [], {}, -1, 0, 10**13, 2**70, 1e308, -1e308, ""]
+HUGE_AND_TINY: list[Any] = [1e300, 1e-300, 2**70, -1.0]
 ODD_LINES = [b"garbage", b"[1, 2, 3]", b'"text"', b"\xff\xfe\xfd", b"{", b"", b"   ", b"null", b"{}"]
 
 
@@ -102,7 +103,7 @@ def _node(draw: st.DrawFn, node_id: int) -> dict[str, Any]:
                             "gpu_count_per_type": [draw(st.integers(1, 4)) if not rare(draw, 10) else
                                                    draw(st.sampled_from([0, -1])) for _ in types]}
     if rare(draw, 4):
-        node["memory_per_gpu_gb"] = [draw(st.sampled_from([80.0, 24.0, 16.0, 1.0, 0.0])) for _ in types]
+        node["memory_per_gpu_gb"] = [draw(st.sampled_from([80.0, 24.0, 16.0, 1.0, 0.0] + HUGE_AND_TINY)) for _ in types]
     if rare(draw, 3):
         node["deployments"] = [{"model": draw(st.sampled_from(MODELS if not rare(draw, 5) else ODD_MODELS)),
                                 "tp": draw(st.sampled_from([1, 1, 2, 3]))}]
@@ -124,7 +125,8 @@ def env_files(draw: st.DrawFn) -> bytes:
                            "block_size": draw(st.sampled_from([1, 16, 32])),
                            "enable_chunked_prefill": draw(st.booleans())}
     if rare(draw, 8):
-        env["infrastructure"] = {"disk_bandwidth_mbps": draw(st.sampled_from([2000.0, 1.0, 0.0]))}
+        env["infrastructure"] = {draw(st.sampled_from(["disk_bandwidth_mbps", "pcie_bandwidth_gbps", "engine_warmup_s"])):
+                                 draw(st.sampled_from([2000.0, 1.0, 0.0] + HUGE_AND_TINY))}
     if rare(draw, 15):
         env["surprise"] = 1
     if rare(draw, 15) and env["nodes"]:
