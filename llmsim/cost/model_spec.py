@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -199,6 +200,9 @@ def _read_config(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError("model config is not a JSON object", file=str(path))
     try:
+        # llmsim needs only configuration classes: silence transformers' advice that PyTorch
+        # is missing, which would otherwise land on every run's stderr.
+        os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
         from transformers import AutoConfig  # lazy: importing transformers costs ~1 s
 
         config = AutoConfig.from_pretrained(str(path.parent) if path.name == "config.json" else str(path))
