@@ -120,3 +120,14 @@ def test_least_loaded_beats_random_on_p99_ttft_under_heavy_load(tmp_path: Path) 
                     routing_policy=policy, write_outputs=False)
         p99[policy] = stats["latency"]["ttft_s"]["p99"]
     assert p99["least-loaded"] < p99["random"]
+
+
+def test_seed_legacy_gpus_form_replays(tmp_path: Path) -> None:
+    """The seed's legacy env form (gpus: name, amount, model, precision) deploys and serves."""
+    env = tmp_path / "env.json"
+    env.write_text(json.dumps({"gpus": [{"name": "nvidia_A100_80G_SXM", "amount": 2, "model": MODEL_A,
+                                         "precision": {"weight_bits": 16, "activation_bits": 16, "kv_bits": 16}}]}))
+    trace = write_trace(tmp_path / "t.jsonl", 30, model=MODEL_A)
+    stats = run(tmp_path, input=str(trace), environment=str(env))
+    assert stats["requests"]["completed"] == 30
+    assert [g["replica"] for g in stats["nodes"]["1"]["gpus"]] == ["n1/g0", "n1/g1"]
