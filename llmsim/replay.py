@@ -113,7 +113,7 @@ def make_resolver(override: str | None, default_model: str) -> Callable[[str | N
 def serving_override(opts: ReplayOptions) -> Callable[[ServingOptions], ServingOptions] | None:
     """Command-line serving options replace those of env.json."""
     fields = {k: getattr(opts, k) for k in ("max_num_batched_tokens", "max_num_seqs", "block_size",
-                                            "gpu_memory_utilization", "enable_chunked_prefill")
+                                            "gpu_memory_utilization", "enable_chunked_prefill", "scheduling")
               if getattr(opts, k) is not None}
     if not fields:
         return None

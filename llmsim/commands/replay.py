@@ -137,6 +137,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--block-size", type=_positive_int, help="KV block size in tokens (default 16)")
     p.add_argument("--gpu-memory-utilization", type=_fraction, help="fraction of GPU memory used (default 0.9)")
     p.add_argument("--no-chunked-prefill", dest="enable_chunked_prefill", action="store_const", const=False)
+    p.add_argument("--scheduling", choices=["fcfs", "priority"],
+                   help="waiting-queue order: fcfs (default) or by request priority (lower first)")
     p.add_argument("--slo", type=_slo, help="SLO targets, e.g. ttft=0.5,tpot=0.05 (seconds)")
     p.add_argument("--json", action="store_true", help="print stats.json to stdout")
     p.set_defaults(handler=run)
@@ -162,7 +164,7 @@ def options_from_args(args: argparse.Namespace) -> ReplayOptions:
         calibration=None if args.calibration == "none" else args.calibration, step_mode=args.step_mode,
         strict=args.strict, max_num_batched_tokens=args.max_num_batched_tokens, max_num_seqs=args.max_num_seqs,
         block_size=args.block_size, gpu_memory_utilization=args.gpu_memory_utilization,
-        enable_chunked_prefill=args.enable_chunked_prefill, slo_ttft_s=slo.get("ttft"), slo_tpot_s=slo.get("tpot"),
+        enable_chunked_prefill=args.enable_chunked_prefill, scheduling=args.scheduling, slo_ttft_s=slo.get("ttft"), slo_tpot_s=slo.get("tpot"),
     )
 
 
