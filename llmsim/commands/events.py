@@ -60,9 +60,9 @@ def run_filter(args: argparse.Namespace) -> int:
     """Handler of `llmsim events RUN filter`."""
     from llmsim.inspect import EventFilter, events_path, filter_events
     from llmsim.inspect.render import event_json, event_table
-    from llmsim.output.events import AnyEvent
+    from llmsim.output.events import event_kinds
 
-    known = {t.__struct_config__.tag for t in AnyEvent.__args__}
+    known = set(event_kinds())
     for kind in args.kind:
         if kind not in known:
             raise UsageError(f"unknown event kind {kind!r}", field="--kind", expected="one of " + ", ".join(sorted(known)))

@@ -6,7 +6,7 @@ Bump SCHEMA_VERSION whenever a field is renamed or removed; adding optional fiel
 from __future__ import annotations
 
 import json
-from typing import Any, Union
+from typing import Any, Union, get_args
 
 import msgspec
 
@@ -177,6 +177,11 @@ AnyEvent = Union[
     RequestPreempted, FirstToken, RequestCompleted, RequestFailed, IterationRun, ModelLoadStarted,
     ModelLoadFinished, ModelUnloaded, ProvisionRefusedEvent, EnvironmentChanged,
 ]
+
+
+def event_kinds() -> list[str]:
+    """Every `kind` tag of AnyEvent, in declaration order."""
+    return [str(t.__struct_config__.tag) for t in get_args(AnyEvent)]
 
 
 def schema_document() -> dict[str, Any]:
