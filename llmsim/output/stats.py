@@ -10,7 +10,7 @@ import numpy as np
 
 from llmsim.kernel.clock import NS_PER_S
 from llmsim.output.events import (
-    ModelLoadFinished, ModelLoadStarted, RequestCompleted, RequestFailed, RequestPreempted, RequestSkipped,
+    ModelLoadFinished, ModelLoadStarted, RequestArrived, RequestCompleted, RequestFailed, RequestPreempted, RequestSkipped,
 )
 from llmsim.output.histogram import LogHistogram
 from protocols.gpu import GpuStats
@@ -55,7 +55,10 @@ class StatsCollector:
         self._handlers = {
             RequestCompleted: self._completed, RequestFailed: self._failed, RequestSkipped: self._skipped,
             RequestPreempted: self._preempted, ModelLoadStarted: self._load, ModelLoadFinished: self._loaded,
+            RequestArrived: self._arrived,
         }
+        self.first_arrival_ns: int | None = None
+        self.last_arrival_ns = 0
 
     def __call__(self, event: object) -> None:
         handler = self._handlers.get(type(event))
@@ -72,6 +75,11 @@ class StatsCollector:
         if e.preemptions:
             self.preempted_requests += 1
         self.last_finish_ns = max(self.last_finish_ns, e.t_ns)
+
+    def _arrived(self, e: RequestArrived) -> None:
+        if self.first_arrival_ns is None:
+            self.first_arrival_ns = e.t_ns
+        self.last_arrival_ns = e.t_ns
 
     def _failed(self, e: RequestFailed) -> None:
         self.failed_by_reason[e.reason] += 1
@@ -164,6 +172,8 @@ def build_stats(c: StatsCollector, *, entered: int, read: int, simulated_ns: int
         "preemptions": {"total": c.preemptions, "requests_preempted": c.preempted_requests},
         "slo": _slo(c, lat, span_s),
         "nodes": _nodes(c, simulated_ns),
+        "arrivals": {"first_s": (c.first_arrival_ns or 0) / NS_PER_S, "last_s": c.last_arrival_ns / NS_PER_S,
+                     "span_s": (c.last_arrival_ns - (c.first_arrival_ns or 0)) / NS_PER_S},
         "model_loads": c.loads,
         "reprovisioning": [{"t_s": x["t_s"], "node": x["node"], "from": x["replaces"], "to": x["model"],
                             "load_s": x["load_s"]} for x in c.loads if x["replaces"] is not None],
