@@ -93,7 +93,7 @@ def queue_depth(data: RunData, buckets: Buckets, path: Path) -> Path:
     ax.set_xlabel("simulated time (s)")
     ax.set_ylabel("requests")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8, ncol=2)
+    ax.legend(loc="best", fontsize=8, ncol=2)
     return _save(fig, path)
 
 
@@ -110,5 +110,5 @@ def per_gpu(data: RunData, buckets: Buckets, path: Path, which: int, title: str,
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     if data.gpus:
-        ax.legend(loc="upper right", fontsize=8, ncol=2)
+        ax.legend(loc="best", fontsize=8, ncol=2)
     return _save(fig, path)
