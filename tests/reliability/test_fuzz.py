@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from llmsim.cli import main
 
-EXAMPLES = int(os.environ.get("LLMSIM_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("LLMSIM_FUZZ_EXAMPLES", "25"))
 EXAMPLE_TIMEOUT_S = float(os.environ.get("LLMSIM_FUZZ_TIMEOUT_S", "60"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="LLMSIM_FUZZ_EXAMPLES" not in os.environ,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
@@ -244,6 +244,52 @@ def test_fuzzed_traces(capsys: pytest.CaptureFixture[str], trace: bytes, flags: 
 def test_fuzzed_clusters(capsys: pytest.CaptureFixture[str], trace: bytes, env: bytes, changes: bytes | None,
                          flags: list[str]) -> None:
     """Generated environments and change files with generated traces: clean error or a sound run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        status, err = replay(capsys, Path(tmp), trace, env, changes, flags)
+        judge(status, err, Path(tmp) / "out")
+
+
+# ---- valid but demanding runs: preemption, re-provisioning, GPUs coming and going ---------------
+SMALL_MODELS = ["llama-3.1-8b-instruct", "qwen2.5-7b-instruct", "mistral-7b-v0.1"]
+
+
+@st.composite
+def busy_runs(draw: st.DrawFn) -> tuple[bytes, bytes, bytes | None, list[str]]:
+    """A valid cluster under a heavy, multi-model, bursty load, with GPUs added and removed mid-run."""
+    nodes = [{"node_id": i + 1, "gpu_types": [gpu], "gpu_count_per_type": [draw(st.integers(1, 3))],
+              "memory_per_gpu_gb": [draw(st.sampled_from([18.0, 20.0, 24.0, 80.0]))]}
+             for i, gpu in enumerate(draw(st.lists(st.sampled_from(GPUS), min_size=1, max_size=3)))]
+    env = {"nodes": nodes, "defaults": {"max_num_batched_tokens": draw(st.sampled_from([256, 2048])),
+                                        "max_num_seqs": draw(st.sampled_from([2, 8, 256])),
+                                        "enable_chunked_prefill": draw(st.booleans())}}
+    models = draw(st.lists(st.sampled_from(SMALL_MODELS), min_size=1, max_size=3, unique=True))
+    lines, t_s = [], 0.0
+    for _ in range(draw(st.integers(5, 40))):
+        t_s += draw(st.sampled_from([0.0, 0.0, 0.05, 0.5, 5.0]))
+        lines.append(json.dumps({"arrival_s": round(t_s, 3), "model": draw(st.sampled_from(models)),
+                                 "input_tokens": draw(st.sampled_from([1, 17, 500, 3000, 20000])),
+                                 "output_tokens": draw(st.sampled_from([1, 2, 64, 1000]))}).encode())
+    changes, counts, c_t = [], {n["gpu_types"][0]: 0 for n in nodes}, 0.0
+    for n in nodes:
+        counts[n["gpu_types"][0]] += n["gpu_count_per_type"][0]
+    for _ in range(draw(st.integers(0, 4))):
+        c_t += draw(st.sampled_from([0.1, 1.0, 10.0]))
+        gpu = draw(st.sampled_from(GPUS))
+        amount = -draw(st.integers(1, counts[gpu])) if counts.get(gpu) and draw(st.booleans()) else draw(st.integers(1, 2))
+        counts[gpu] = counts.get(gpu, 0) + amount
+        changes.append(json.dumps({"timestamp": c_t, "gpu_name": gpu, "amount": amount}).encode())
+    flags = draw(st.lists(st.sampled_from(["--step-mode", "--preempt-on-reprovision", "--strict"]), unique=True))
+    flags += ["--routing-policy", draw(st.sampled_from(["round-robin", "least-loaded", "random", "least-kv"]))]
+    return (b"\n".join(lines) + b"\n", json.dumps(env).encode(),
+            b"\n".join(changes) + b"\n" if changes else None, flags)
+
+
+@FUZZ
+@given(run=busy_runs())
+def test_fuzzed_busy_clusters(capsys: pytest.CaptureFixture[str],
+                              run: tuple[bytes, bytes, bytes | None, list[str]]) -> None:
+    """Valid demanding runs finish with every invariant holding (or a clean --strict refusal)."""
+    trace, env, changes, flags = run
     with tempfile.TemporaryDirectory() as tmp:
         status, err = replay(capsys, Path(tmp), trace, env, changes, flags)
         judge(status, err, Path(tmp) / "out")
