@@ -77,26 +77,27 @@ def test_check_invariants_reports_lost_requests(tmp_path: Path) -> None:
 
 
 def test_signal_in_process_gives_incomplete_stats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A SIGINT at the first progress tick stops the run; stats say incomplete, outputs parse."""
+    """A SIGINT when the request arriving at 5 s is delivered stops the run there; stats say incomplete."""
     import llmsim.replay as replay_module
+    from llmsim.kernel import Simulation
+    from llmsim.output.events import RequestArrived
 
-    class InterruptAtFirstTick:
-        def __init__(self, quiet: bool = False) -> None:
-            self.sent = False
+    class SignallingSimulation(Simulation):
+        sent = False
 
-        def __call__(self, engine: object) -> None:
-            if not self.sent:
+        def emit(self, event: object) -> None:
+            super().emit(event)
+            if not self.sent and isinstance(event, RequestArrived) and event.t_ns >= 5_000_000_000:
                 self.sent = True
                 os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(replay_module, "Progress", InterruptAtFirstTick)
+    monkeypatch.setattr(replay_module, "Simulation", SignallingSimulation)
     opts = write(tmp_path, [{**OK, "arrival_s": i * 0.5} for i in range(400)])
-    opts.print_interval = 5.0
     result = run_replay(opts)
     stats = json.loads((tmp_path / "out" / "stats.json").read_bytes())
     assert result.signal == signal.SIGINT and exit_status(result.signal) == 130
     assert stats["complete"] is False and stats["interrupted"]["reached_s"] == pytest.approx(5.0)
-    assert stats["requests"]["total"] < 400 and stats["invariants"]["ok"]
+    assert stats["requests"]["total"] == 11 and stats["invariants"]["ok"]
     json.loads((tmp_path / "out" / "trace.json").read_bytes())
 
 
