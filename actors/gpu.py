@@ -25,7 +25,7 @@ from llmsim.config.environment import ServingOptions
 from llmsim.kernel.actor import Actor, handles
 from llmsim.memory.kv_cache import KVBlockPool, blocks_for
 from llmsim.output.events import (
-    FirstToken, IterationRun, RequestCompleted, RequestFailed, RequestPreempted, RequestQueued, RequestScheduled,
+    FirstToken, IterationRun, RequestCompleted, RequestFailed, RequestPreempted, RequestQueued, RequestResumed, RequestScheduled,
 )
 from llmsim.output.histogram import LogHistogram
 from protocols.control import Drain, ReplicaDrained
@@ -180,6 +180,9 @@ class GpuActor(Actor):
             if seq.scheduled_ns is None:
                 seq.scheduled_ns = now
                 self.ctx.emit(RequestScheduled(t_ns=now, request_id=seq.req.id, node=self.node, replica=self.name))
+            else:
+                self.ctx.emit(RequestResumed(t_ns=now, request_id=seq.req.id, node=self.node, replica=self.name,
+                                             preemptions=seq.preemptions))
         for seq, n in plan.new_blocks:
             if not self.pool.allocate(n):
                 raise AssertionError(f"{self.name}: plan allocated {n} blocks with {self.pool.free} free")

@@ -40,6 +40,7 @@ from protocols.gpu import CollectStats
 log = structlog.get_logger("llmsim")
 
 ENGINE, ROUTER, COST = "engine", "router", "cost"
+DEFAULT_PROGRESS_INTERVAL_S = 1.0
 
 
 class ReplayResult(msgspec.Struct, kw_only=True):
@@ -162,7 +163,8 @@ def preflight(opts: ReplayOptions, env: Environment) -> None:
 class Cluster:
     """The actors of one run, wired together inside a Simulation."""
 
-    def __init__(self, opts: ReplayOptions, env: Environment, sim: Simulation, collector: StatsCollector) -> None:
+    def __init__(self, opts: ReplayOptions, env: Environment, sim: Simulation, collector: StatsCollector,
+                 progress: Progress) -> None:
         self.opts, self.env, self.sim = opts, env, sim
         known = hardware_ids(opts.hardware_file)
         changes = load_env_changes(opts.environment_change_file, env, known) if opts.environment_change_file else []
@@ -190,8 +192,8 @@ class Cluster:
         self.engine = GlobalEngine(
             ENGINE, workload=workload(opts, sim), router=ROUTER, resolve_model=resolve, nodes=nodes,
             inventory=inventory, env_changes=changes, strict=opts.strict,
-            print_interval_ns=s_to_ns(opts.print_interval) if opts.print_interval > 0 else 0,
-            on_progress=Progress(quiet=opts.quiet), on_gpu_stats=collector.add_gpu_stats, new_node=self._new_node,
+            print_interval_ns=s_to_ns(progress_interval_s(opts, progress)),
+            on_progress=progress, on_gpu_stats=collector.add_gpu_stats, new_node=self._new_node,
         )
         sim.add_actor(self.engine)
 
@@ -301,6 +303,13 @@ def located_errors(opts: ReplayOptions) -> Iterator[None]:
         raise kind(f"I/O error: {err.strerror or err}", file=where) from err
 
 
+def progress_interval_s(opts: ReplayOptions, progress: Progress) -> float:
+    """--print-interval, or one simulated second when a progress line is shown by default."""
+    if opts.print_interval > 0:
+        return opts.print_interval
+    return DEFAULT_PROGRESS_INTERVAL_S if progress.enabled else 0.0
+
+
 def _replay(opts: ReplayOptions, env: Environment) -> ReplayResult:
     collector = StatsCollector(opts.slo_ttft_s, opts.slo_tpot_s)
     outputs = OutputSet(opts.output_dir, enabled=opts.write_outputs, trace_detail=opts.trace_detail,
@@ -308,12 +317,14 @@ def _replay(opts: ReplayOptions, env: Environment) -> ReplayResult:
                         events_output=opts.events_output, requests_output=opts.requests_output)
     sim = Simulation(seed=opts.seed, sinks=[collector, *outputs.sinks])
     wall0 = time.perf_counter()
+    progress = Progress(quiet=opts.quiet)
     with StopOnSignal(sim.stop) as stop:
         try:
-            cluster = Cluster(opts, env, sim, collector)
+            cluster = Cluster(opts, env, sim, collector, progress)
             sim.emit(RunStarted(t_ns=0, seed=opts.seed, description=env.description))
             _run_to_end(sim, cluster)
         finally:
+            progress.close()
             outputs.close()
         stats = _stats(cluster, collector, sim, stop.signum, wall_s=time.perf_counter() - wall0)
         problems = check_invariants(stats, cluster.engine, collector)

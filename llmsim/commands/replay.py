@@ -11,6 +11,7 @@ import orjson
 
 from llmsim.interrupt import exit_status
 from llmsim.options import ReplayOptions
+from llmsim.output.chrome_trace import DEFAULT_DETAIL, DETAIL_LEVELS
 from llmsim.workload.formats import TRACE_FORMATS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -119,7 +120,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--output-dir", "-o", default=".local/replay_results", help="output folder")
     p.add_argument("--trace-output", help="Chrome trace path (default OUTPUT_DIR/trace.json)")
     p.add_argument("--stats-output", help="statistics path (default OUTPUT_DIR/stats.json)")
-    p.add_argument("--trace-detail", choices=["off", "requests", "iterations"], default="iterations")
+    p.add_argument("--trace-detail", choices=list(DETAIL_LEVELS), default=DEFAULT_DETAIL,
+                   help=f"Chrome trace detail (default {DEFAULT_DETAIL}: request lifetimes, routing, loads, "
+                        "counters; 'iterations' adds a slice per run of GPU iterations)")
     p.add_argument("--no-outputs", action="store_true", help="write nothing (benchmarks)")
     p.add_argument("--print-interval", type=_non_negative_float, default=0.0, help="progress every N simulated seconds")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")

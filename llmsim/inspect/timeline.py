@@ -17,7 +17,8 @@ PHASE_AFTER: dict[str, tuple[str, str]] = {
     "request_queued": ("queued on the GPU", "queued"),
     "request_scheduled": ("prefilling", "prefilling"),
     "first_token": ("decoding", "decoding"),
-    "request_preempted": ("preempted (waiting, then recomputing)", "preempted"),
+    "request_preempted": ("preempted, waiting to be re-admitted", "preempted"),
+    "request_resumed": ("recomputing its KV cache, then decoding", "decoding"),
 }
 CATEGORIES = ("queued", "prefilling", "decoding", "preempted")
 

@@ -70,6 +70,15 @@ class RequestScheduled(Event, frozen=True, kw_only=True, tag="request_scheduled"
     replica: str
 
 
+class RequestResumed(Event, frozen=True, kw_only=True, tag="request_resumed"):
+    """A preempted request was admitted again: it recomputes its KV cache, then decodes on."""
+
+    request_id: str
+    node: int
+    replica: str
+    preemptions: int
+
+
 class RequestPreempted(Event, frozen=True, kw_only=True, tag="request_preempted"):
     """KV blocks ran out: the request was evicted (recompute) and put back at the queue front."""
 
@@ -173,7 +182,7 @@ class EnvironmentChanged(Event, frozen=True, kw_only=True, tag="environment_chan
 
 
 AnyEvent = Union[
-    RunStarted, RequestArrived, RequestSkipped, RequestRouted, RequestQueued, RequestScheduled,
+    RunStarted, RequestArrived, RequestSkipped, RequestRouted, RequestQueued, RequestScheduled, RequestResumed,
     RequestPreempted, FirstToken, RequestCompleted, RequestFailed, IterationRun, ModelLoadStarted,
     ModelLoadFinished, ModelUnloaded, ProvisionRefusedEvent, EnvironmentChanged,
 ]

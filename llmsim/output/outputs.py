@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from llmsim.errors import OutputError
-from llmsim.output.chrome_trace import ChromeTraceWriter
+from llmsim.output.chrome_trace import DEFAULT_DETAIL, ChromeTraceWriter
 from llmsim.output.event_log import EventLogWriter
 from llmsim.output.requests_log import RequestsWriter
 
@@ -20,7 +20,7 @@ def _path(out_dir: Path, given: str | None, default: str) -> Path:
 class OutputSet:
     """events.jsonl, requests.jsonl, trace.json and stats.json of one run."""
 
-    def __init__(self, out_dir: str, *, enabled: bool = True, trace_detail: str = "iterations",
+    def __init__(self, out_dir: str, *, enabled: bool = True, trace_detail: str = DEFAULT_DETAIL,
                  trace_output: str | None = None, stats_output: str | None = None,
                  events_output: str | None = None, requests_output: str | None = None) -> None:
         self.dir = Path(out_dir)
