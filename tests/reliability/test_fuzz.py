@@ -268,7 +268,8 @@ def busy_runs(draw: st.DrawFn) -> tuple[bytes, bytes, bytes | None, list[str]]:
         t_s += draw(st.sampled_from([0.0, 0.0, 0.05, 0.5, 5.0]))
         lines.append(json.dumps({"arrival_s": round(t_s, 3), "model": draw(st.sampled_from(models)),
                                  "input_tokens": draw(st.sampled_from([1, 17, 500, 3000, 20000])),
-                                 "output_tokens": draw(st.sampled_from([1, 2, 64, 1000]))}).encode())
+                                 "output_tokens": draw(st.sampled_from([1, 2, 64, 1000])),
+                                 "priority": draw(st.integers(-1, 1))}).encode())
     changes, counts, c_t = [], {n["gpu_types"][0]: 0 for n in nodes}, 0.0
     for n in nodes:
         counts[n["gpu_types"][0]] += n["gpu_count_per_type"][0]
@@ -280,6 +281,12 @@ def busy_runs(draw: st.DrawFn) -> tuple[bytes, bytes, bytes | None, list[str]]:
         changes.append(json.dumps({"timestamp": c_t, "gpu_name": gpu, "amount": amount}).encode())
     flags = draw(st.lists(st.sampled_from(["--step-mode", "--preempt-on-reprovision", "--strict"]), unique=True))
     flags += ["--routing-policy", draw(st.sampled_from(["round-robin", "least-loaded", "random", "least-kv"]))]
+    if draw(st.booleans()):
+        flags += ["--reprovisioning-policy", draw(st.sampled_from(["random", "least-recently-used", "least-loaded"]))]
+    if draw(st.booleans()):
+        flags += ["--load-report-interval", draw(st.sampled_from(["0.01", "0.5", "5"]))]
+    if draw(st.booleans()):
+        flags += ["--trace-detail", "iterations"]
     return (b"\n".join(lines) + b"\n", json.dumps(env).encode(),
             b"\n".join(changes) + b"\n" if changes else None, flags)
 
