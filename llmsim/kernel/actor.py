@@ -67,6 +67,7 @@ class Actor:
     """Base of every actor: override on_start and declare receivers with @handles."""
 
     _dispatch: ClassVar[dict[type, str]] = {}
+    _bound: dict[type, Callable[[Any], None]] | None = None  # _dispatch as bound methods, built once
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -93,7 +94,10 @@ class Actor:
 
     def receive(self, msg: Any, env: Envelope) -> None:
         """Dispatch `msg` to the method registered for its type."""
-        attr = self._dispatch.get(type(msg))
-        if attr is None:
+        bound = self._bound
+        if bound is None:  # once per actor: a getattr per message was a visible share of a run
+            bound = self._bound = {t: getattr(self, attr) for t, attr in self._dispatch.items()}
+        handler = bound.get(type(msg))
+        if handler is None:
             raise TypeError(f"{type(self).__name__} {self.name!r} has no handler for {type(msg).__name__}")
-        getattr(self, attr)(msg)
+        handler(msg)
