@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 _MEMO_LIMIT = 1 << 20  # entries per memo before it is cleared (bounds memory on huge runs)
+_TUPLE_MEMO_LIMIT = 1 << 16  # the same for memos keyed by chunk tuples (bigger keys, fewer repeats)
 _LOGIT_ROWS_PROFILED = 256  # logits rows held during vLLM's memory profiling run (max_num_seqs)
 
 
@@ -48,6 +49,7 @@ class CostModel:
         self._linear_memo: dict[tuple[int, int], float] = {}
         self._decode_memo: dict[tuple[int, int], int] = {}
         self._mixed_memo: dict[tuple[tuple[int, ...], tuple[int, ...], int, int], int] = {}
+        self._prefill_memo: dict[tuple[tuple[int, ...], tuple[int, ...]], float] = {}
 
     # ----- static figures -------------------------------------------------------------------
     def _weight_bytes(self) -> int:
@@ -196,7 +198,7 @@ class CostModel:
         cached = self._mixed_memo.get(key)
         if cached is None:
             cached = self._mixed_ns(key[0], key[1], seqs, ctx_sum)
-            if len(self._mixed_memo) > _MEMO_LIMIT:
+            if len(self._mixed_memo) > _TUPLE_MEMO_LIMIT:
                 self._mixed_memo.clear()
             self._mixed_memo[key] = cached
         return cached
@@ -206,14 +208,29 @@ class CostModel:
             raise UsageError("prefill_new and prefill_cached differ in length")
         tokens = sum(new) + seqs
         total = self._fixed_s(tokens, seqs + len(new))
-        op = opmod.prefill_attention_op(
-            self.shard, self.precision, new, cached, self.hw.onchip_buffer_bytes, self.kv_reads)
-        total += self.spec.num_layers * (self.op_time_s(op))
+        total += self.spec.num_layers * self._prefill_attention_s(new, cached)
         if seqs:
             keys = ctx_sum + seqs
             dec = max(keys * self._dec_flops_coef, keys * self._dec_bytes_coef + seqs * self._dec_seq_coef)
             total += self.spec.num_layers * (dec + self._dec_fixed_s)
         return max(1, int(round(total * 1e9)))
+
+    def _prefill_attention_s(self, new: tuple[int, ...], cached: tuple[int, ...]) -> float:
+        """Memoised time of one layer's prefill attention over these chunks.
+
+        Mixed iterations rarely repeat whole (their decode contexts differ), but their prefill
+        chunks often do: a prompt of the same length, nothing cached.
+        """
+        key = (new, cached)
+        attn_s = self._prefill_memo.get(key)
+        if attn_s is None:
+            op = opmod.prefill_attention_op(
+                self.shard, self.precision, new, cached, self.hw.onchip_buffer_bytes, self.kv_reads)
+            attn_s = self.op_time_s(op)
+            if len(self._prefill_memo) > _TUPLE_MEMO_LIMIT:
+                self._prefill_memo.clear()
+            self._prefill_memo[key] = attn_s
+        return attn_s
 
     def decode_run_ns(self, decode_ctx: np.ndarray, k: int) -> np.ndarray:
         """Per-iteration ns of k decode iterations with contexts growing by 1 each (bit-equal to step mode)."""
