@@ -29,8 +29,8 @@ def decode_tail_length(ctx: np.ndarray, held_blocks: int, free_blocks: int, bloc
     if k_max <= 0:
         return 0
 
-    def extra(j: int) -> int:
-        return int(np.sum(-(-(ctx + j) // block_size))) - held_blocks
+    def extra(j: int) -> int:  # ceil((ctx + j) / bs) == (ctx + j + bs - 1) // bs: two ufuncs, one sum
+        return int(((ctx + (j + block_size - 1)) // block_size).sum()) - held_blocks
 
     if extra(k_max) <= free_blocks:
         return k_max
@@ -70,17 +70,20 @@ def run_length(plan: BatchPlan, free_blocks_after: int, block_size: int) -> int:
     which the first sequence generates its last token.
     """
     seqs = plan.decodes
-    k_complete = min(s.remaining_output for s in seqs)
+    k_complete = min(s.req.output_tokens - s.generated for s in seqs)
     if k_complete <= 1:
         return 1
-    ctx = np.fromiter((s.computed for s in seqs), dtype=np.int64, count=len(seqs))
-    held = sum(-(-(s.computed + 1) // block_size) for s in seqs)  # blocks after iteration 1
-
-    def extra(j: int) -> int:
-        return int(np.sum(-(-(ctx + j) // block_size))) - held
-
-    if extra(k_complete) <= free_blocks_after:
+    computed = [s.computed for s in seqs]
+    bs = block_size
+    held = sum([(c + bs) // bs for c in computed])  # blocks after iteration 1: ceil((c + 1) / bs)
+    # The common answer (the KV pool is not the limit) in plain Python: small batches, no numpy.
+    if sum([(c + k_complete + bs - 1) // bs for c in computed]) - held <= free_blocks_after:
         return k_complete
+    ctx = np.asarray(computed, dtype=np.int64)
+
+    def extra(j: int) -> int:  # ceil((ctx + j) / bs) == (ctx + j + bs - 1) // bs
+        return int(((ctx + (j + bs - 1)) // bs).sum()) - held
+
     lo, hi = 1, k_complete  # extra(lo) <= free, extra(hi) > free
     while hi - lo > 1:
         mid = (lo + hi) // 2
