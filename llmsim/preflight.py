@@ -19,7 +19,6 @@ from llmsim.errors import InputFileError, LlmsimError, TraceError, UnknownModelE
 from llmsim.workload import TraceRequest
 
 MAX_TOKENS_PER_REQUEST = 10_000_000
-MAX_TRACE_SPAN_S = 1e9  # about 31 years of trace time after the first request: more is a unit mistake
 ABSURD_REASON = "absurd_tokens"
 TP_CHOICES = (1, 2, 4, 8, 16)
 
@@ -67,20 +66,6 @@ class AbsurdTokenFilter:
                 raise token_error(tr, field, f"token count {getattr(tr, field)} is absurd")
             self.skipped += 1
             self._on_skip(tr, ABSURD_REASON)
-
-
-def bounded_arrivals(requests: Iterable[TraceRequest], path: str) -> Iterator[TraceRequest]:
-    """Refuse a timestamp absurdly far after the first one (it would overflow virtual time)."""
-    first_s: float | None = None
-    for tr in requests:
-        if tr.arrival_s is not None:
-            if first_s is None:
-                first_s = tr.arrival_s
-            elif tr.arrival_s - first_s > MAX_TRACE_SPAN_S:
-                raise TraceError(f"arrival {tr.arrival_s - first_s:.3g} s after the first request", file=path,
-                                 line=tr.line, field="arrival",
-                                 expected=f"at most {MAX_TRACE_SPAN_S:g} s (check the time unit)")
-        yield tr
 
 
 # ---- the --strict pre-pass ---------------------------------------------------------------------

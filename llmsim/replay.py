@@ -31,7 +31,7 @@ from llmsim.output.progress import Progress
 from llmsim.output.stats import StatsCollector, build_stats
 from llmsim.policies import create_reprovisioning_policy, create_routing_policy
 from llmsim.preflight import (
-    AbsurdTokenFilter, ModelChecker, bounded_arrivals, fits_somewhere, gpu_offers, locate_utf8_error, strict_prepass,
+    AbsurdTokenFilter, ModelChecker, fits_somewhere, gpu_offers, locate_utf8_error, strict_prepass,
 )
 from llmsim.workload import ArrivalOptions, TraceRequest, open_trace, with_arrivals
 from protocols.control import Finalize
@@ -128,7 +128,7 @@ def timed_requests(opts: ReplayOptions, rng: np.random.Generator) -> Iterator[tu
                          expected="a number > 0")
     arrivals = ArrivalOptions(rate=opts.arrival_rate, burstiness=opts.burstiness, time_scale=opts.time_scale,
                               start_s=opts.start_s, duration_s=opts.duration_s, limit=opts.limit)
-    requests = bounded_arrivals(open_trace(opts.input, opts.trace_format), opts.input)
+    requests = open_trace(opts.input, opts.trace_format)
     return with_arrivals(requests, arrivals, rng, source=opts.input)
 
 

@@ -26,6 +26,11 @@ class ArrivalOptions(msgspec.Struct, frozen=True, kw_only=True):
     model: str | None = None
 
 
+# Virtual time is int64 nanoseconds (up to ~292 years); an arrival past 1e9 s (~31 years) after
+# the first request is a unit mistake, and refusing it keeps every later time in range.
+MAX_ARRIVAL_S = 1e9
+
+
 def validate(opts: ArrivalOptions) -> None:
     """Raise UsageError for options that make no sense, before any request is read."""
     if opts.rate is not None and not opts.rate > 0:
@@ -82,7 +87,12 @@ def _arrivals(
             return
         if opts.model is not None:
             request = msgspec.structs.replace(request, model=opts.model)
-        yield round((t_s - start_s) / opts.time_scale * NS_PER_S), request
+        arrival_s = (t_s - start_s) / opts.time_scale
+        if not arrival_s <= MAX_ARRIVAL_S:  # also catches inf and nan
+            raise TraceError(f"arrival {arrival_s:.3g} s after the start is beyond virtual time", file=source,
+                             line=request.line, field="arrival",
+                             expected=f"at most {MAX_ARRIVAL_S:g} s after the first request (check the time unit)")
+        yield round(arrival_s * NS_PER_S), request
         count += 1
         if opts.limit is not None and count >= opts.limit:
             return

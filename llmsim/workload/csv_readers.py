@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from llmsim.errors import InputFileError
 from llmsim.workload.fields import LineContext, as_float, as_int, as_str, require
 from llmsim.workload.request import TraceRequest
-from llmsim.workload.source import default_id, open_text
+from llmsim.workload.source import default_id, iter_lines
 from llmsim.workload.timestamps import parse_datetime_s
 
 AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
@@ -19,21 +19,18 @@ SECONDS_PER_DAY = 86_400
 
 def iter_csv_rows(path: str) -> Iterator[tuple[LineContext, dict[str, str]]]:
     """Yield (location, row by header name) for each non-empty data row of a CSV file."""
-    with open_text(path) as handle:
-        reader = csv.reader(handle)
-        try:
-            header = [name.strip() for name in next(reader, [])]
-            for row in reader:
-                if not row or all(not cell.strip() for cell in row):
-                    continue
-                ctx = LineContext(path, reader.line_num)
-                if len(row) < len(header):
-                    raise ctx.error("missing field (short or truncated row)", field=header[len(row)])
-                yield ctx, dict(zip(header, row))
-        except UnicodeDecodeError:
-            raise InputFileError("not UTF-8 text", file=path, expected="a UTF-8 file") from None
-        except csv.Error as err:
-            raise InputFileError(f"not valid CSV: {err}", file=path) from None
+    reader = csv.reader(text for _, text in iter_lines(path))
+    try:
+        header = [name.strip() for name in next(reader, [])]
+        for row in reader:
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            ctx = LineContext(path, reader.line_num)
+            if len(row) < len(header):
+                raise ctx.error("missing field (short or truncated row)", field=header[len(row)])
+            yield ctx, dict(zip(header, row))
+    except csv.Error as err:
+        raise InputFileError(f"not valid CSV: {err}", file=path) from None
 
 
 def read_azure(path: str) -> Iterator[TraceRequest]:

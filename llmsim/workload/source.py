@@ -9,13 +9,12 @@ from typing import IO
 from llmsim.errors import InputFileError
 
 
-def open_text(path: str) -> IO[str]:
-    """Open a UTF-8 text file for streaming, or raise InputFileError."""
+def open_binary(path: str) -> IO[bytes]:
+    """Open a trace file for streaming, or raise InputFileError."""
     if os.path.isdir(path):
         raise InputFileError("is a directory, not a trace file", file=path)
     try:
-        # utf-8-sig drops a byte-order mark, which spreadsheet exports often add.
-        return open(path, encoding="utf-8-sig", newline="")
+        return open(path, "rb")
     except FileNotFoundError:
         raise InputFileError("no such file", file=path) from None
     except OSError as err:
@@ -23,16 +22,20 @@ def open_text(path: str) -> IO[str]:
 
 
 def iter_lines(path: str) -> Iterator[tuple[int, str]]:
-    """Yield (1-based line number, text with its newline) for every line of a UTF-8 file."""
-    with open_text(path) as handle:
-        line_no = 0
-        try:
-            for line_no, text in enumerate(handle, start=1):
-                yield line_no, text
-        except UnicodeDecodeError:
-            raise InputFileError(
-                f"not UTF-8 text (after line {line_no})", file=path, expected="a UTF-8 file"
-            ) from None
+    """Yield (1-based line number, text with its newline) for every line of a UTF-8 file.
+
+    Lines are decoded one at a time, so a byte that is not UTF-8 is reported on its own line
+    (a newline byte never occurs inside a UTF-8 character). A leading byte-order mark, which
+    spreadsheet exports often add, is dropped.
+    """
+    with open_binary(path) as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                yield line_no, raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputFileError("not UTF-8 text", file=path, line=line_no, expected="a UTF-8 file") from None
 
 
 def first_content_line(path: str) -> str | None:

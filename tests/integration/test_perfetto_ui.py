@@ -70,10 +70,10 @@ def test_perfetto_loads_the_trace_without_errors(checker: Any, run: Path, tmp_pa
 
     assert got["import_problems"] == [], got["import_problems"]
     assert got["page_errors"] == []
-    assert {p["name"] for p in got["processes"]} >= {"router / cluster", "node 1"}
-    gpus = {e["replica"] for e in log if e["kind"] == "iteration_run"}
+    gpus = {(e["node"], e["replica"]) for e in log if e["kind"] == "iteration_run"}
+    assert {p["name"] for p in got["processes"]} >= {"router / cluster"} | {f"node {n}" for n, _ in gpus}
     threads = {(t["process"], t["thread"]) for t in got["threads"]}
-    assert {("node 1", f"GPU {g}") for g in gpus} | {("router / cluster", "routing decisions")} <= threads
+    assert {(f"node {n}", f"GPU {g}") for n, g in gpus} | {("router / cluster", "routing decisions")} <= threads
 
     slices = {row["category"]: row["n"] for row in got["slices_by_category"]}
     expected = Counter(e.get("cat", "") for e in trace if e["ph"] in ("X", "b", "i"))
