@@ -231,14 +231,14 @@ def machine_meta() -> dict[str, Any]:
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
-HEADER = (f"{'scenario':<14}{'req':>9}{'gpus':>5}{'out':>5}{'wall s':>9}{'req/s':>9}{'events':>10}"
+HEADER = (f"{'scenario':<14}{'req':>10}{'gpus':>5}{'out':>5}{'wall s':>9}{'req/s':>9}{'events':>12}"
           f"{'ev/s':>9}{'ev/req':>7}{'RSS MB':>8}{'out MB':>8}")
 
 
 def format_row(r: dict[str, Any]) -> str:
     """One printed line of the results table."""
-    return (f"{r['scenario']:<14}{r['requests']:>9,}{r['gpus']:>5}{r['outputs']:>5}{r['wall_s']:>9.2f}"
-            f"{r['req_per_s']:>9,.0f}{r['events']:>10,}{r['events_per_s']:>9,.0f}"
+    return (f"{r['scenario']:<14}{r['requests']:>10,}{r['gpus']:>5}{r['outputs']:>5}{r['wall_s']:>9.2f}"
+            f"{r['req_per_s']:>9,.0f}{r['events']:>12,}{r['events_per_s']:>9,.0f}"
             f"{r['events'] / r['requests']:>7.1f}{r['peak_rss_bytes'] / 2**20:>8.0f}"
             f"{r['output_total_bytes'] / 2**20:>8.1f}")
 
