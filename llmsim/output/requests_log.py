@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import IO
 
 import msgspec
 
 from llmsim.kernel.clock import ns_to_s
+from llmsim.output.event_log import JsonlWriter
 from llmsim.output.events import RequestCompleted, RequestFailed
 
 
@@ -47,27 +46,9 @@ def record_of(event: RequestCompleted | RequestFailed) -> RequestRecord:
     )
 
 
-class RequestsWriter:
-    """A sink that writes completed and failed requests, buffered, whole lines only."""
-
-    def __init__(self, path: Path) -> None:
-        self._file: IO[bytes] = open(path, "wb")
-        self._encoder = msgspec.json.Encoder()
-        self._buf = bytearray()
+class RequestsWriter(JsonlWriter):
+    """The requests.jsonl sink: one record per completed or failed request."""
 
     def __call__(self, event: object) -> None:
         if type(event) is RequestCompleted or type(event) is RequestFailed:
-            self._encoder.encode_into(record_of(event), self._buf, len(self._buf))  # type: ignore[arg-type]
-            self._buf += b"\n"
-            if len(self._buf) >= 1 << 20:
-                self.flush()
-
-    def flush(self) -> None:
-        """Write buffered lines out."""
-        self._file.write(self._buf)
-        self._buf.clear()
-
-    def close(self) -> None:
-        """Flush and close."""
-        self.flush()
-        self._file.close()
+            self.write(record_of(event))  # type: ignore[arg-type]
