@@ -11,10 +11,9 @@ from actors.gpu import GpuActor
 from llmsim.config.environment import ServingOptions
 from llmsim.kernel import Actor, Simulation
 from llmsim.kernel.actor import handles
-from protocols.control import ReplicaDrained
 from protocols.cost import CostQuery, CostReply, Deployment
-from protocols.gpu import GpuStats, LoadReport
-from protocols.requests import EnqueueRequest, RequestFinished, RequestSpec, ReturnRequests
+from protocols.gpu import LoadReport
+from protocols.requests import EnqueueRequest, RequestFinished, RequestSpec
 
 BASE_NS = 1_000_000
 PER_PREFILL_TOKEN_NS = 1_000
@@ -101,5 +100,4 @@ class ReplicaHarness:
         return [e for e in self.events if isinstance(e, kind)]
 
 
-__all__ = ["GpuStats", "Inbox", "LinearCostActor", "ReplicaDrained", "ReplicaHarness", "ReturnRequests",
-           "linear_iteration_ns"]
+__all__ = ["Feeder", "Inbox", "LinearCostActor", "ReplicaHarness", "linear_iteration_ns"]
