@@ -12,9 +12,10 @@ once per length source by a calibration replay (see `calibrate`) and cached with
 in `.local/bench/`; a trace file is generated once per scenario there and streamed by the
 replay, so no scenario holds its workload in memory.
 
-Each run happens in a fresh subprocess (`--child`): wall seconds of `run_replay`, kernel
-events, peak RSS of that process (`ru_maxrss`), and output sizes, with default outputs on and
-again with outputs off. Results are deterministic in everything but the timings.
+Each run happens in a fresh subprocess (`--child`): wall seconds of `run_replay` (and its CPU
+seconds, steadier than wall time on a shared machine), kernel events, peak RSS of that process
+(`ru_maxrss`), and output sizes, with default outputs on and again with outputs off. Results are
+deterministic in everything but the timings.
 """
 
 from __future__ import annotations
@@ -128,9 +129,9 @@ def _replay(trace: Path, gpus: int, out_dir: Path, *, outputs: bool) -> dict[str
 
     opts = ReplayOptions(input=str(trace), n_engines=gpus, hardware=HARDWARE, model=MODEL, output_dir=str(out_dir),
                          quiet=True, write_outputs=outputs, seed=SEED)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     result = run_replay(opts)
-    return {"wall_s": time.perf_counter() - t0, "stats": result.stats}
+    return {"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - cpu0, "stats": result.stats}
 
 
 def peak_rss_bytes() -> int:
@@ -149,7 +150,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         sizes = {p.name: p.stat().st_size for p in sorted(out_dir.iterdir()) if p.is_file()}
     events = stats["simulation"]["events"]
     return {
-        "wall_s": run["wall_s"], "loop_wall_s": stats["simulation"]["wall_s"],
+        "wall_s": run["wall_s"], "cpu_s": run["cpu_s"], "loop_wall_s": stats["simulation"]["wall_s"],
         "req_per_s": spec["requests"] / run["wall_s"], "events": events, "events_per_s": events / run["wall_s"],
         "peak_rss_bytes": peak_rss_bytes(), "output_bytes": sizes, "output_total_bytes": sum(sizes.values()),
         "completed": stats["requests"]["completed"], "failed": stats["requests"]["failed"],
@@ -231,16 +232,33 @@ def machine_meta() -> dict[str, Any]:
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
-HEADER = (f"{'scenario':<14}{'req':>10}{'gpus':>5}{'out':>5}{'wall s':>9}{'req/s':>9}{'events':>12}"
+HEADER = (f"{'scenario':<14}{'req':>10}{'gpus':>5}{'out':>5}{'wall s':>9}{'cpu s':>8}{'req/s':>9}{'events':>12}"
           f"{'ev/s':>9}{'ev/req':>7}{'RSS MB':>8}{'out MB':>8}")
 
 
 def format_row(r: dict[str, Any]) -> str:
     """One printed line of the results table."""
     return (f"{r['scenario']:<14}{r['requests']:>10,}{r['gpus']:>5}{r['outputs']:>5}{r['wall_s']:>9.2f}"
+            f"{r.get('cpu_s', 0.0):>8.2f}"
             f"{r['req_per_s']:>9,.0f}{r['events']:>12,}{r['events_per_s']:>9,.0f}"
             f"{r['events'] / r['requests']:>7.1f}{r['peak_rss_bytes'] / 2**20:>8.0f}"
             f"{r['output_total_bytes'] / 2**20:>8.1f}")
+
+
+def compare(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Lines comparing two results documents, run by run (old / new wall and CPU seconds)."""
+    before = {(r["scenario"], r["outputs"]): r for r in old["results"]}
+    lines = [f"{'scenario':<14}{'out':>5}{'wall old':>10}{'wall new':>10}{'speed-up':>9}{'cpu old':>9}{'cpu new':>9}"
+             f"{'speed-up':>9}"]
+    for r in new["results"]:
+        o = before.get((r["scenario"], r["outputs"]))
+        if o is None:
+            continue
+        oc, nc = o.get("cpu_s", 0.0), r.get("cpu_s", 0.0)
+        lines.append(f"{r['scenario']:<14}{r['outputs']:>5}{o['wall_s']:>10.2f}{r['wall_s']:>10.2f}"
+                     f"{o['wall_s'] / r['wall_s']:>8.2f}x{oc:>9.2f}{nc:>9.2f}"
+                     f"{(oc / nc if oc and nc else 0.0):>8.2f}x")
+    return lines
 
 
 def _names(selector: str) -> list[str]:
@@ -264,6 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--cache", default=".local/bench", help="folder for generated traces and capacities")
     p.add_argument("--scale", type=float, default=1.0, help="multiply request counts (smoke tests)")
     p.add_argument("--calibration-requests", type=int, default=CALIBRATION_REQUESTS)
+    p.add_argument("--compare", metavar="OLD_JSON", help="also print speed-ups against an earlier results file")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -278,6 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
     print(f"results in {args.out}")
+    if args.compare:
+        print("\n".join(compare(json.loads(Path(args.compare).read_text()), doc)))
     return 0
 
 

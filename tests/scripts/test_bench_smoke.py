@@ -32,7 +32,7 @@ def test_bench_runs_scenario_s_tiny_and_writes_json(tmp_path: Path) -> None:
     for r in rows:
         assert r["requests"] == 100 and r["gpus"] == 8
         assert r["completed"] == 100 and r["invariants_ok"]
-        for key in ("wall_s", "req_per_s", "events", "events_per_s", "peak_rss_bytes", "output_total_bytes"):
+        for key in ("wall_s", "cpu_s", "req_per_s", "events", "events_per_s", "peak_rss_bytes", "output_total_bytes"):
             assert r[key] > 0 or (key == "output_total_bytes" and r["outputs"] == "off"), key
     on, off = rows
     assert set(on["output_bytes"]) >= {"events.jsonl", "requests.jsonl", "stats.json", "trace.json"}
