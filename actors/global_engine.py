@@ -38,7 +38,8 @@ class GlobalEngine(Actor):
         self.env_changes = list(env_changes)
         self.strict = strict
         self.print_interval_ns = print_interval_ns
-        self.on_progress, self.on_gpu_stats, self.new_node = on_progress, on_gpu_stats, new_node
+        # The stats callback must not be stored as `on_gpu_stats`: that name is the GpuStats handler.
+        self.on_progress, self._gpu_stats_sink, self.new_node = on_progress, on_gpu_stats, new_node
         self.read = 0
         self.entered = 0
         self.finished = 0
@@ -156,5 +157,5 @@ class GlobalEngine(Actor):
 
     @handles(GpuStats)
     def on_gpu_stats(self, msg: GpuStats) -> None:
-        if self.on_gpu_stats is not None:
-            self.on_gpu_stats(msg)
+        if self._gpu_stats_sink is not None:
+            self._gpu_stats_sink(msg)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable
 from typing import Any
-
-import heapq
 
 import numpy as np
 
@@ -70,8 +69,8 @@ class Simulation:
         """Deliver messages in time order until the mailbox empties, `until_ns`, or stop()."""
         if not self._started:
             self._started = True
-            for actor in list(self.actors.values()):
-                actor.on_start()
+            for started in list(self.actors.values()):
+                started.on_start()
         heap, actors, pop = self.mailbox._heap, self.actors, heapq.heappop
         # This loop is the whole event loop: pop the earliest envelope, advance the clock to
         # it, hand it to its actor. Everything about LLM serving lives in the actors. (It reads
