@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from llmsim.cost import CostModel, Precision, get_hardware, load_model_spec
 from llmsim.kernel.actor import Actor, handles
 from protocols.cost import CostQuery, CostReply, Deployment
@@ -31,14 +29,12 @@ class CostServiceActor(Actor):
         self.queries += 1
         model = self.model_for(q.deployment)
         if q.k == 1:
-            times: tuple[int, ...] = (model.iteration_ns(q.prefill_new, q.prefill_cached, q.decode_ctx),)
+            times = [model.iteration_ns(q.prefill_new, q.prefill_cached, q.decode_ctx)]
         else:
-            ctx = np.asarray(q.decode_ctx, dtype=np.int64)
-            times = tuple(model.decode_run_ns(ctx, q.k).tolist())
+            times = model.decode_run_list(q.decode_ctx, q.k)
         if q.tail_k:
-            tail = model.decode_run_ns(np.asarray(q.tail_ctx, dtype=np.int64), q.tail_k)
-            times = times + tuple(tail.tolist())
-        self.ctx.send(self.ctx.sender, CostReply(query_id=q.query_id, times_ns=times))
+            times += model.decode_run_list(q.tail_ctx, q.tail_k)
+        self.ctx.send(self.ctx.sender, CostReply(query_id=q.query_id, times_ns=tuple(times)))
 
 
 def build_cost_model(dep: Deployment, calibration: str | None, hardware_file: str | None = None) -> CostModel:

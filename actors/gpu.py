@@ -16,6 +16,7 @@ order in which the mailbox delivered them, in step mode and in fast-forward alik
 from __future__ import annotations
 
 import bisect
+from itertools import accumulate
 
 import numpy as np
 
@@ -46,7 +47,7 @@ class _Run:
 
     __slots__ = ("plan", "decodes", "mixed_first", "k", "start_ns", "times_ns", "ends_ns")
 
-    def __init__(self, plan: BatchPlan, start_ns: int, times_ns: np.ndarray,
+    def __init__(self, plan: BatchPlan, start_ns: int, times_ns: tuple[int, ...],
                  decodes: list[Sequence] | None = None) -> None:
         self.plan = plan
         self.mixed_first = bool(plan.chunks)
@@ -54,7 +55,9 @@ class _Run:
         self.k = len(times_ns)
         self.start_ns = start_ns
         self.times_ns = times_ns
-        self.ends_ns = start_ns + np.cumsum(times_ns)
+        ends = list(accumulate(times_ns, initial=start_ns))  # plain ints: runs are short, numpy calls cost more
+        del ends[0]
+        self.ends_ns = ends
 
 
 class GpuActor(Actor):
@@ -193,10 +196,10 @@ class GpuActor(Actor):
         if msg.query_id != self.query_id:
             return
         self.costing = False
-        times = np.asarray(msg.times_ns, dtype=np.int64)
+        times = msg.times_ns
         plan = self.pending_plan
         self.run = _Run(plan, self.ctx.now, times, list(self.running) if plan.chunks and len(times) > 1 else None)
-        self._set_timer(int(self.run.ends_ns[-1]))
+        self._set_timer(self.run.ends_ns[-1])
         if self.cut_requested:
             self.cut_requested = False
             self._cut()
@@ -224,7 +227,7 @@ class GpuActor(Actor):
             return
         if done == 0:  # the first iteration is in flight: keep only it
             self.run = _Run(run.plan, run.start_ns, run.times_ns[:1])
-            self._set_timer(int(self.run.ends_ns[0]))
+            self._set_timer(self.run.ends_ns[0])
             return
         self._advance(run, done)
         for seq in run.decodes:  # blocks for the decode iteration still in flight
@@ -234,8 +237,8 @@ class GpuActor(Actor):
                 seq.blocks += need
         inflight = BatchPlan()
         inflight.decodes = run.decodes
-        self.run = _Run(inflight, int(run.ends_ns[done - 1]), run.times_ns[done:done + 1])
-        self._set_timer(int(self.run.ends_ns[0]))
+        self.run = _Run(inflight, run.ends_ns[done - 1], run.times_ns[done:done + 1])
+        self._set_timer(self.run.ends_ns[0])
 
     def _advance(self, run: _Run, j: int) -> None:
         """Apply the first j iterations of a run."""
@@ -266,9 +269,9 @@ class GpuActor(Actor):
         """Apply j decode iterations of a run, starting after its first `offset` (vectorised)."""
         seqs = run.decodes
         ends = run.ends_ns
-        end_j = int(ends[offset + j - 1])
-        first_end = int(ends[offset])
-        gaps = np.fromiter((first_end - s.last_token_ns for s in seqs), dtype=np.int64, count=len(seqs))
+        end_j = ends[offset + j - 1]
+        first_end = ends[offset]
+        gaps = [first_end - s.last_token_ns for s in seqs]
         bs = self.opts.block_size
         for seq in seqs:
             seq.computed += j
@@ -281,12 +284,12 @@ class GpuActor(Actor):
         self.itl.add_many(gaps)
         if j > 1:
             self.itl.add_many(run.times_ns[offset + 1:offset + j], count=len(seqs))
-        start = int(ends[offset - 1]) if offset else run.start_ns
+        start = ends[offset - 1] if offset else run.start_ns
         self._count(start, end_j, j, len(seqs), 0, len(seqs))
 
     def _advance_mixed(self, run: _Run) -> None:
         """Apply one iteration of prefill chunks and decodes."""
-        end = int(run.ends_ns[0])
+        end = run.ends_ns[0]
         gaps: list[int] = []
         for seq, n in run.plan.chunks:
             seq.computed += n
@@ -296,7 +299,7 @@ class GpuActor(Actor):
             seq.computed += 1
             self._token(seq, end, gaps)
         if gaps:
-            self.itl.add_many(np.asarray(gaps, dtype=np.int64))
+            self.itl.add_many(gaps)
         plan = run.plan
         self._count(run.start_ns, end, 1, len(plan.decodes) + len(plan.chunks), sum(n for _, n in plan.chunks),
                     len(plan.decodes))

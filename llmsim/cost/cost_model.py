@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 _MEMO_LIMIT = 1 << 20  # entries per memo before it is cleared (bounds memory on huge runs)
 _TUPLE_MEMO_LIMIT = 1 << 16  # the same for memos keyed by chunk tuples (bigger keys, fewer repeats)
+_SCALAR_RUN_MAX = 24  # decode runs up to this length are timed in plain Python (faster than numpy there)
 _LOGIT_ROWS_PROFILED = 256  # logits rows held during vLLM's memory profiling run (max_num_seqs)
 
 
@@ -240,6 +241,27 @@ class CostModel:
         seqs = int(ctx.size)
         ctx_sums = int(ctx.sum()) + seqs * np.arange(k, dtype=np.int64)
         return self._to_ns(self._decode_s(seqs, ctx_sums))
+
+    def decode_run_list(self, decode_ctx: Sequence[int], k: int) -> list[int]:
+        """`decode_run_ns` as a list; short runs in plain Python with the same IEEE operations.
+
+        Most runs are short (a batch changes every few iterations), and a dozen numpy calls
+        cost more than the arithmetic; the float64 operations and round-half-even rounding
+        are the same in both paths, so the times are bit-equal.
+        """
+        if k > _SCALAR_RUN_MAX:
+            return self.decode_run_ns(decode_ctx, k).tolist()  # type: ignore[arg-type]
+        seqs = len(decode_ctx)
+        ctx_sum = int(sum(decode_ctx))
+        fixed = self._fixed_s(seqs, seqs)
+        flops_coef, bytes_coef = self._dec_flops_coef, self._dec_bytes_coef
+        seq_term, dec_fixed, layers = seqs * self._dec_seq_coef, self._dec_fixed_s, self.spec.num_layers
+        out = []
+        for i in range(k):
+            keys = float(ctx_sum + seqs * i + seqs)
+            attn = max(keys * flops_coef, keys * bytes_coef + seq_term)
+            out.append(max(round((fixed + (attn + dec_fixed) * layers) * 1e9), 1))
+        return out
 
     # ----- conveniences -----------------------------------------------------------------------
     def prefill_s(self, batch: int, input_len: int) -> float:

@@ -25,6 +25,7 @@ class Simulation:
         self.stopped = False
         self.current_src = ""
         self._sinks = list(sinks)
+        self._receivers: dict[type, tuple[Callable[[Any], None], ...]] = {}
         self._started = False
 
     def add_actor(self, actor: Actor, start: bool = False) -> None:
@@ -53,13 +54,33 @@ class Simulation:
         heapq.heappush(mailbox._heap, (t, phase, mailbox._seq, Envelope(src, dst, now, t, msg)))
 
     def emit(self, event: Any) -> None:
-        """Fan a structured event out to every sink."""
+        """Fan a structured event out to every sink that wants its type."""
+        receivers = self._receivers.get(type(event))
+        if receivers is None:
+            receivers = self._receivers_of(type(event))
+        for receive in receivers:
+            receive(event)
+
+    def _receivers_of(self, event_type: type) -> tuple[Callable[[Any], None], ...]:
+        """Who gets events of this type (worked out once per type).
+
+        A sink with a `handlers` dict ({event type: callable}) gets only those types, straight
+        to the handler; any other sink gets every event.
+        """
+        found = []
         for sink in self._sinks:
-            sink(event)
+            handlers = getattr(sink, "handlers", None)
+            if handlers is None:
+                found.append(sink)
+            elif event_type in handlers:
+                found.append(handlers[event_type])
+        receivers = self._receivers[event_type] = tuple(found)
+        return receivers
 
     def add_sink(self, sink: Callable[[Any], None]) -> None:
         """Attach another event sink."""
         self._sinks.append(sink)
+        self._receivers.clear()
 
     def stop(self) -> None:
         """Ask the run loop to return after the current delivery."""

@@ -105,7 +105,7 @@ class ChromeTraceWriter:
         self._routes: dict[str, int] = {}  # request id -> flow id of its last routing decision (in flight)
         self._next_flow = 0
         self._next_load = 0
-        self._handlers = self._make_handlers(detail)
+        self.handlers = self._make_handlers(detail)
 
     def _make_handlers(self, detail: str) -> dict[type, Any]:
         handlers: dict[type, Any] = {
@@ -119,7 +119,7 @@ class ChromeTraceWriter:
         return handlers
 
     def __call__(self, event: object) -> None:
-        handler = self._handlers.get(type(event))
+        handler = self.handlers.get(type(event))
         if handler is not None:
             handler(event)
 
@@ -189,11 +189,16 @@ class ChromeTraceWriter:
                   phases: tuple[tuple[str, int, int], ...], args: dict[str, Any]) -> None:
         """An async slice for the request with its phases nested inside (same id, same track)."""
         common = {"cat": "request", "id": request_id, "pid": pid}
-        self._write({**common, "ph": "b", "name": f"request {request_id}", "ts": _us(begin_ns), "args": args})
+        title = f"request {request_id}"
+        items = [{**common, "ph": "b", "name": title, "ts": _us(begin_ns), "args": args}]
         for name, start_ns, stop_ns in phases:
-            self._write({**common, "ph": "b", "name": name, "ts": _us(start_ns)})
-            self._write({**common, "ph": "e", "name": name, "ts": _us(stop_ns)})
-        self._write({**common, "ph": "e", "name": f"request {request_id}", "ts": _us(end_ns)})
+            items.append({**common, "ph": "b", "name": name, "ts": _us(start_ns)})
+            items.append({**common, "ph": "e", "name": name, "ts": _us(stop_ns)})
+        items.append({**common, "ph": "e", "name": title, "ts": _us(end_ns)})
+        dumps = orjson.dumps
+        self._buf.extend([dumps(d) for d in items])  # one flush check per request, not per slice
+        if len(self._buf) >= FLUSH_EVENTS:
+            self.flush()
 
     # ---- nodes and the environment -------------------------------------------------------
     def _load_started(self, e: ModelLoadStarted) -> None:

@@ -10,30 +10,31 @@ import msgspec
 
 from llmsim.output.events import AnyEvent, Event
 
-FLUSH_BYTES = 1 << 20
+FLUSH_RECORDS = 4096
 
 
 class JsonlWriter:
-    """Encode each record into a buffer; write the buffer out in ~1 MiB pieces of whole lines."""
+    """Keep records (immutable Structs) in a list; encode and write them 4096 lines at a time."""
 
     def __init__(self, path: Path) -> None:
         self._file: IO[bytes] = open(path, "wb")
         self._encoder = msgspec.json.Encoder()
-        self._buf = bytearray()
+        self._pending: list[Any] = []
         self.count = 0
 
     def write(self, record: Any) -> None:
-        """Append one record as one line."""
-        self._encoder.encode_into(record, self._buf, len(self._buf))
-        self._buf += b"\n"
-        self.count += 1
-        if len(self._buf) >= FLUSH_BYTES:
+        """Append one record (encoded as one line at the next flush)."""
+        pending = self._pending
+        pending.append(record)
+        if len(pending) >= FLUSH_RECORDS:
             self.flush()
 
     def flush(self) -> None:
-        """Write buffered whole lines to the file."""
-        self._file.write(self._buf)
-        self._buf.clear()
+        """Encode the pending records in one call and write them as whole lines."""
+        if self._pending:
+            self.count += len(self._pending)
+            self._file.write(self._encoder.encode_lines(self._pending))
+            self._pending.clear()
 
     def close(self) -> None:
         """Flush and close."""
@@ -44,8 +45,7 @@ class JsonlWriter:
 class EventLogWriter(JsonlWriter):
     """The events.jsonl sink: every event, one line each."""
 
-    def __call__(self, event: Event) -> None:
-        self.write(event)
+    __call__ = JsonlWriter.write  # every event (no `handlers`): one call per event, no wrapper
 
 
 def read_events(path: Path) -> Iterator[Event]:

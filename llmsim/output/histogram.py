@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -79,8 +80,8 @@ class LogHistogram:
         """Record `count` observations of one value."""
         self.add_many(np.array([value_ns], dtype=np.int64), count)
 
-    def add_many(self, values_ns: np.ndarray, count: int = 1) -> None:
-        """Record each value `count` times (buffered; binned in bulk)."""
+    def add_many(self, values_ns: np.ndarray | Sequence[int], count: int = 1) -> None:
+        """Record each value `count` times (an array, list or tuple; buffered, binned in bulk)."""
         n = len(values_ns)
         if n == 0 or count <= 0:
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import msgspec
 
@@ -49,6 +50,13 @@ def record_of(event: RequestCompleted | RequestFailed) -> RequestRecord:
 class RequestsWriter(JsonlWriter):
     """The requests.jsonl sink: one record per completed or failed request."""
 
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.handlers = {RequestCompleted: self._record, RequestFailed: self._record}  # what it wants
+
     def __call__(self, event: object) -> None:
         if type(event) is RequestCompleted or type(event) is RequestFailed:
-            self.write(record_of(event))  # type: ignore[arg-type]
+            self._record(event)  # type: ignore[arg-type]
+
+    def _record(self, event: RequestCompleted | RequestFailed) -> None:
+        self.write(record_of(event))

@@ -52,7 +52,7 @@ class StatsCollector:
         self.itl = LogHistogram()
         self.last_finish_ns = 0
         self.slo = (slo_ttft_s, slo_tpot_s)
-        self._handlers = {
+        self.handlers = {
             RequestCompleted: self._completed, RequestFailed: self._failed, RequestSkipped: self._skipped,
             RequestPreempted: self._preempted, ModelLoadStarted: self._load, ModelLoadFinished: self._loaded,
             RequestArrived: self._arrived,
@@ -61,7 +61,7 @@ class StatsCollector:
         self.last_arrival_ns = 0
 
     def __call__(self, event: object) -> None:
-        handler = self._handlers.get(type(event))
+        handler = self.handlers.get(type(event))
         if handler is not None:
             handler(event)
 

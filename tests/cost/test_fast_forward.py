@@ -50,3 +50,19 @@ def test_iteration_accepts_numpy_contexts() -> None:
     assert cm.iteration_ns(np.array([], dtype=np.int64), np.array([], dtype=np.int64), ctx) == cm.iteration_ns(
         [], [], [10, 20])
     assert cm.iteration_ns(np.array([64]), np.array([0]), ctx) > 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ctx=st.lists(st.integers(min_value=0, max_value=200_000), min_size=1, max_size=300),
+    k=st.integers(min_value=1, max_value=40),
+    name=st.sampled_from(["llama-3.1-8b-instruct", "mixtral-8x7b-v0.1"]),
+    hw=st.sampled_from(["nvidia_A100_80G_SXM", "nvidia_H100"]),
+    tp=st.sampled_from([1, 2]),
+    calibration=st.sampled_from(["default", "none"]),
+)
+def test_plain_python_run_equals_numpy_run(ctx: list[int], k: int, name: str, hw: str, tp: int,
+                                           calibration: str) -> None:
+    """decode_run_list (plain Python for short runs, numpy beyond) equals decode_run_ns exactly."""
+    cm = _model(name, hw, tp, "fp16", calibration)
+    assert cm.decode_run_list(ctx, k) == cm.decode_run_ns(np.array(ctx, dtype=np.int64), k).tolist()

@@ -157,3 +157,28 @@ def test_sinks_receive_emitted_events() -> None:
     sim = Simulation(sinks=[got.append])
     sim.emit("x")
     assert got == ["x"]
+
+
+class _Picky:
+    """A sink that declares the event types it wants."""
+
+    def __init__(self) -> None:
+        self.got: list[object] = []
+        self.handlers = {int: self.got.append}
+
+    def __call__(self, event: object) -> None:
+        raise AssertionError("a sink with handlers is called through them")
+
+
+def test_sinks_with_handlers_get_only_their_types() -> None:
+    everything: list[object] = []
+    picky = _Picky()
+    sim = Simulation(sinks=[everything.append, picky])
+    for event in ("x", 1, 2.5, 3):
+        sim.emit(event)
+    late: list[object] = []
+    sim.add_sink(late.append)
+    sim.emit(4)
+    assert everything == ["x", 1, 2.5, 3, 4]
+    assert picky.got == [1, 3, 4]
+    assert late == [4]
