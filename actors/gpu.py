@@ -354,7 +354,8 @@ class GpuActor(Actor):
         With a report interval, at most one report per interval leaves, carrying the latest
         load: the router then routes on stale information, as real routers do.
         """
-        key = (len(self.running) + len(self.waiting), len(self.waiting) > 0)
+        waiting = len(self.waiting)
+        key = (len(self.running) + waiting, waiting > 0)
         if key == self._last_report or self._report_tick_pending:
             return
         due_ns = self._last_report_ns + self.report_interval_ns
