@@ -10,6 +10,9 @@ ends are zero-length complete slices). Detail levels:
 
 - `off`: no file at all (the writer is not opened);
 - `requests`: everything except per-iteration slices and counters;
+- `auto` (the default): `iterations` for the first AUTO_ITERATION_RUNS runs of iterations, then
+  `requests`, with an instant on the router thread where the GPU detail stops: small and
+  medium runs show every batch, a 100k-request run still stays under ~200 MB;
 - `iterations`: also one slice and two counter samples per run of iterations.
 """
 
@@ -25,8 +28,9 @@ from llmsim.output.events import (
     ProvisionRefusedEvent, RequestCompleted, RequestFailed, RequestPreempted, RequestRouted,
 )
 
-DETAIL_LEVELS = ("off", "requests", "iterations")
-DEFAULT_DETAIL = "requests"
+DETAIL_LEVELS = ("off", "requests", "auto", "iterations")
+DEFAULT_DETAIL = "auto"
+AUTO_ITERATION_RUNS = 100_000  # ~40 MB of slices and counters (~400 bytes per run of iterations)
 ROUTER_PID = 0
 ROUTER_TID = 1
 SPARE_PID_BASE = 1_000_000
@@ -105,6 +109,8 @@ class ChromeTraceWriter:
         self._routes: dict[str, int] = {}  # request id -> flow id of its last routing decision (in flight)
         self._next_flow = 0
         self._next_load = 0
+        self._iterations_left = AUTO_ITERATION_RUNS
+        self._iterations_end_ns = 0
         self.handlers = self._make_handlers(detail)
 
     def _make_handlers(self, detail: str) -> dict[type, Any]:
@@ -116,7 +122,22 @@ class ChromeTraceWriter:
         }
         if detail == "iterations":
             handlers[IterationRun] = self._iteration
+        elif detail == "auto":
+            handlers[IterationRun] = self._iteration_within_budget
         return handlers
+
+    def _iteration_within_budget(self, e: IterationRun) -> None:
+        """`auto` detail: iteration slices until the budget is spent, then a marker and no more."""
+        left = self._iterations_left
+        if left > 0:
+            self._iteration(e)
+            self._iterations_left = left - 1
+            self._iterations_end_ns = max(self._iterations_end_ns, e.t_ns)
+        elif left == 0:  # marked after every slice shown (runs are written when they end, not in order)
+            self._iterations_left = -1
+            self._instant(ROUTER_PID, ROUTER_TID, self._iterations_end_ns, "iteration detail ends", "trace",
+                          args={"reason": f"trace detail auto: first {AUTO_ITERATION_RUNS} runs of iterations shown",
+                                "all": "replay with --trace-detail iterations"})
 
     def __call__(self, event: object) -> None:
         handler = self.handlers.get(type(event))

@@ -8,7 +8,9 @@ from typing import Any
 import orjson
 import pytest
 
-from llmsim.output.chrome_trace import DETAIL_LEVELS, ChromeTraceWriter
+from llmsim.options import ReplayOptions
+from llmsim.output import chrome_trace
+from llmsim.output.chrome_trace import DEFAULT_DETAIL, DETAIL_LEVELS, ChromeTraceWriter
 
 from .conftest import raw_events, replay
 from .trace_checks import async_violations, flow_pairs, nesting_violations
@@ -72,6 +74,25 @@ def test_requests_detail_has_no_iteration_slices_or_counters(tmp_path: Path) -> 
     assert nesting_violations(trace) == [] and async_violations(trace) == []
 
 
+def test_auto_detail_shows_iterations_up_to_its_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`auto` (the default): every run of iterations until the budget, then a marker and none."""
+    full = _trace(replay(tmp_path / "full", "--limit", "30"))  # default detail, far below the budget
+    events = raw_events(tmp_path / "full")
+    runs = sum(1 for e in events if e["kind"] == "iteration_run")
+    assert sum(1 for e in full if e.get("cat") == "iteration") == runs > 8
+    assert not [e for e in full if e["name"] == "iteration detail ends"]
+
+    monkeypatch.setattr(chrome_trace, "AUTO_ITERATION_RUNS", 8)
+    cut = _trace(replay(tmp_path / "cut", "--limit", "30", "--trace-detail", "auto"))
+    slices = [e for e in cut if e.get("cat") == "iteration"]
+    assert len(slices) == 8
+    marker = [e for e in cut if e["name"] == "iteration detail ends"]
+    assert len(marker) == 1 and marker[0]["ts"] >= max(e["ts"] + e["dur"] for e in slices)
+    assert nesting_violations(cut) == [] and async_violations(cut) == []
+    assert ChromeTraceWriter.__init__.__defaults__ == (DEFAULT_DETAIL,) and DEFAULT_DETAIL == "auto"
+    assert ReplayOptions(input="x").trace_detail == DEFAULT_DETAIL
+
+
 def test_off_writes_no_trace(tmp_path: Path) -> None:
     """`off`: no trace.json at all."""
     run = replay(tmp_path, "--trace-detail", "off", "--limit", "5")
@@ -80,7 +101,7 @@ def test_off_writes_no_trace(tmp_path: Path) -> None:
 
 def test_unknown_detail_is_rejected(tmp_path: Path) -> None:
     """The writer accepts only the documented levels."""
-    assert DETAIL_LEVELS == ("off", "requests", "iterations")
+    assert DETAIL_LEVELS == ("off", "requests", "auto", "iterations")
     with pytest.raises(ValueError):
         ChromeTraceWriter(tmp_path / "t.json", detail="everything")
 
