@@ -142,7 +142,8 @@ class GpuActor(Actor):
         if plan.empty:
             self._maybe_drained()
             return
-        k, tail_ctx, tail_k = 1, (), 0
+        k, tail_k = 1, 0
+        tail_ctx: tuple[int, ...] = ()
         if not self.step_mode:
             if can_fast_forward(plan, self.running, len(self.waiting)):
                 k = run_length(plan, self.pool.free, self.opts.block_size)

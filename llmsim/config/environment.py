@@ -166,9 +166,9 @@ def validate_environment(env: Environment, file: str, known_gpus: list[str]) -> 
             raise ConfigError("gpu_types and gpu_count_per_type differ in length", file=file, field=where)
         if node.memory_per_gpu_gb is not None and len(node.memory_per_gpu_gb) != len(node.gpu_types):
             raise ConfigError("memory_per_gpu_gb and gpu_types differ in length", file=file, field=f"{where}.memory_per_gpu_gb")
-        for j, (gpu, count) in enumerate(zip(node.gpu_types, node.gpu_count_per_type)):
-            if gpu not in known_gpus:
-                raise ConfigError(f"unknown GPU id {gpu!r}", file=file, field=f"{where}.gpu_types[{j}]",
+        for j, (gpu_id, count) in enumerate(zip(node.gpu_types, node.gpu_count_per_type)):
+            if gpu_id not in known_gpus:
+                raise ConfigError(f"unknown GPU id {gpu_id!r}", file=file, field=f"{where}.gpu_types[{j}]",
                                   expected="one of " + ", ".join(known_gpus))
             if count < 0:
                 raise ConfigError(f"negative GPU count {count}", file=file, field=f"{where}.gpu_count_per_type[{j}]", expected="a count >= 0")

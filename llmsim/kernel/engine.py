@@ -64,8 +64,8 @@ class Simulation:
     def _receivers_of(self, event_type: type) -> tuple[Callable[[Any], None], ...]:
         """Who gets events of this type (worked out once per type).
 
-        A sink with a `handlers` dict ({event type: callable}) gets only those types, straight
-        to the handler; any other sink gets every event.
+        A sink with a `handlers` dict ({event type: callable}, see llmsim.output.sink.TypedSink)
+        gets only those types, straight to the handler; any other sink gets every event.
         """
         found = []
         for sink in self._sinks:

@@ -27,6 +27,7 @@ from llmsim.output.events import (
     EnvironmentChanged, IterationRun, ModelLoadFinished, ModelLoadStarted, ModelUnloaded,
     ProvisionRefusedEvent, RequestCompleted, RequestFailed, RequestPreempted, RequestRouted,
 )
+from llmsim.output.sink import TypedSink
 
 DETAIL_LEVELS = ("off", "requests", "auto", "iterations")
 DEFAULT_DETAIL = "auto"
@@ -95,7 +96,7 @@ class _Layout:
         return found
 
 
-class ChromeTraceWriter:
+class ChromeTraceWriter(TypedSink):
     """A sink writing trace events as they come; `close` ends the JSON document validly."""
 
     def __init__(self, path: Path, detail: str = DEFAULT_DETAIL) -> None:
@@ -138,11 +139,6 @@ class ChromeTraceWriter:
             self._instant(ROUTER_PID, ROUTER_TID, self._iterations_end_ns, "iteration detail ends", "trace",
                           args={"reason": f"trace detail auto: first {AUTO_ITERATION_RUNS} runs of iterations shown",
                                 "all": "replay with --trace-detail iterations"})
-
-    def __call__(self, event: object) -> None:
-        handler = self.handlers.get(type(event))
-        if handler is not None:
-            handler(event)
 
     def _write(self, obj: dict[str, Any]) -> None:
         self._buf.append(orjson.dumps(obj))

@@ -20,7 +20,6 @@ class JsonlWriter:
         self._file: IO[bytes] = open(path, "wb")
         self._encoder = msgspec.json.Encoder()
         self._pending: list[Any] = []
-        self.count = 0
 
     def write(self, record: Any) -> None:
         """Append one record (encoded as one line at the next flush)."""
@@ -32,7 +31,6 @@ class JsonlWriter:
     def flush(self) -> None:
         """Encode the pending records in one call and write them as whole lines."""
         if self._pending:
-            self.count += len(self._pending)
             self._file.write(self._encoder.encode_lines(self._pending))
             self._pending.clear()
 

@@ -48,7 +48,7 @@ class LogHistogram:
         self._total = 0
         self._sum_ns = 0
         self._max_ns = 0
-        self._pending: list[np.ndarray] = []
+        self._pending: list[np.ndarray | Sequence[int]] = []
         self._weights: list[int] = []
         self._pending_len = 0
 

@@ -9,6 +9,7 @@ import msgspec
 from llmsim.kernel.clock import ns_to_s
 from llmsim.output.event_log import JsonlWriter
 from llmsim.output.events import RequestCompleted, RequestFailed
+from llmsim.output.sink import TypedSink
 
 
 class RequestRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -47,16 +48,12 @@ def record_of(event: RequestCompleted | RequestFailed) -> RequestRecord:
     )
 
 
-class RequestsWriter(JsonlWriter):
+class RequestsWriter(JsonlWriter, TypedSink):
     """The requests.jsonl sink: one record per completed or failed request."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self.handlers = {RequestCompleted: self._record, RequestFailed: self._record}  # what it wants
-
-    def __call__(self, event: object) -> None:
-        if type(event) is RequestCompleted or type(event) is RequestFailed:
-            self._record(event)  # type: ignore[arg-type]
 
     def _record(self, event: RequestCompleted | RequestFailed) -> None:
         self.write(record_of(event))

@@ -13,6 +13,7 @@ from llmsim.output.events import (
     ModelLoadFinished, ModelLoadStarted, RequestArrived, RequestCompleted, RequestFailed, RequestPreempted, RequestSkipped,
 )
 from llmsim.output.histogram import LogHistogram
+from llmsim.output.sink import TypedSink
 from protocols.gpu import GpuStats
 
 
@@ -33,7 +34,7 @@ def summarise_hist(hist: LogHistogram) -> dict[str, float]:
             "p99": hist.percentile_ns(99) * s, "max": hist.max_ns * s}
 
 
-class StatsCollector:
+class StatsCollector(TypedSink):
     """A sink that keeps compact per-request arrays (no per-request objects survive)."""
 
     def __init__(self, slo_ttft_s: float | None = None, slo_tpot_s: float | None = None) -> None:
@@ -59,11 +60,6 @@ class StatsCollector:
         }
         self.first_arrival_ns: int | None = None
         self.last_arrival_ns = 0
-
-    def __call__(self, event: object) -> None:
-        handler = self.handlers.get(type(event))
-        if handler is not None:
-            handler(event)
 
     def _completed(self, e: RequestCompleted) -> None:
         self.arrival.append(e.arrival_ns)
