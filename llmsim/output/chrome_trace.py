@@ -13,7 +13,8 @@ ends are zero-length complete slices). Detail levels:
 - `auto` (the default): `iterations` for the first AUTO_ITERATION_RUNS runs of iterations, then
   `requests`, with an instant on the router thread where the GPU detail stops: small and
   medium runs show every batch, a 100k-request run still stays under ~200 MB;
-- `iterations`: also one slice and two counter samples per run of iterations.
+- `iterations`: also one slice per run of iterations, and queue / KV counter samples whenever
+  their value changes.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ class ChromeTraceWriter(TypedSink):
         self._next_load = 0
         self._iterations_left = AUTO_ITERATION_RUNS
         self._iterations_end_ns = 0
+        self._gpu_tracks: dict[str, list[Any]] = {}  # replica -> [pid, tid, counter names, last values]
         self.handlers = self._make_handlers(detail)
 
     def _make_handlers(self, detail: str) -> dict[type, Any]:
@@ -154,17 +156,34 @@ class ChromeTraceWriter(TypedSink):
 
     # ---- GPU work ------------------------------------------------------------------------
     def _iteration(self, e: IterationRun) -> None:
-        pid, tid = self._layout.gpu(e.node, e.replica)
-        self._write({"ph": "X", "pid": pid, "tid": tid, "ts": _us(e.start_ns), "dur": _us(e.t_ns - e.start_ns),
-                     "name": iteration_name(e.prefill_tokens, e.decode_tokens), "cat": "iteration",
-                     "args": {"iterations": e.iterations, "batch_size": e.batch_size,
-                              "prefill_tokens": e.prefill_tokens, "decode_tokens": e.decode_tokens,
-                              "kv_used_blocks": e.kv_used_blocks, "kv_total_blocks": e.kv_total_blocks,
-                              "waiting": e.waiting}})
-        kv_pct = 100.0 * e.kv_used_blocks / e.kv_total_blocks if e.kv_total_blocks else 0.0
+        """A slice for the run; queue and KV counter samples only when their value changes.
+
+        A GPU's runs are emitted in time order, so skipping repeated values loses nothing:
+        counters are step functions.
+        """
+        track = self._gpu_tracks.get(e.replica)
+        if track is None:
+            pid, tid = self._layout.gpu(e.node, e.replica)
+            track = self._gpu_tracks[e.replica] = [pid, tid, f"{e.replica} queue", f"{e.replica} KV", None, None]
+        pid = track[0]
+        dumps = orjson.dumps
+        items = [dumps({"ph": "X", "pid": pid, "tid": track[1], "ts": _us(e.start_ns), "dur": _us(e.t_ns - e.start_ns),
+                        "name": iteration_name(e.prefill_tokens, e.decode_tokens), "cat": "iteration",
+                        "args": {"iterations": e.iterations, "batch_size": e.batch_size,
+                                 "prefill_tokens": e.prefill_tokens, "decode_tokens": e.decode_tokens,
+                                 "kv_used_blocks": e.kv_used_blocks, "kv_total_blocks": e.kv_total_blocks,
+                                 "waiting": e.waiting}})]
         ts = _us(e.t_ns)
-        self._write({"ph": "C", "pid": pid, "ts": ts, "name": f"{e.replica} queue", "args": {"waiting": e.waiting}})
-        self._write({"ph": "C", "pid": pid, "ts": ts, "name": f"{e.replica} KV", "args": {"used_pct": round(kv_pct, 2)}})
+        if e.waiting != track[4]:
+            track[4] = e.waiting
+            items.append(dumps({"ph": "C", "pid": pid, "ts": ts, "name": track[2], "args": {"waiting": e.waiting}}))
+        kv_pct = round(100.0 * e.kv_used_blocks / e.kv_total_blocks if e.kv_total_blocks else 0.0, 2)
+        if kv_pct != track[5]:
+            track[5] = kv_pct
+            items.append(dumps({"ph": "C", "pid": pid, "ts": ts, "name": track[3], "args": {"used_pct": kv_pct}}))
+        self._buf += items
+        if len(self._buf) >= FLUSH_EVENTS:
+            self.flush()
 
     def _preempted(self, e: RequestPreempted) -> None:
         pid, tid = self._layout.gpu(e.node, e.replica)

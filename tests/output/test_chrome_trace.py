@@ -56,6 +56,22 @@ def test_processes_threads_and_counters_are_named(example_run: Path) -> None:
     assert {"batch_size", "prefill_tokens", "decode_tokens", "kv_used_blocks"} <= set(iterations[0]["args"])
 
 
+def test_counters_sample_each_change_once(any_run: Path) -> None:
+    """Counter samples are step changes: no repeated value in a row, and each track ends at the GPU's last value."""
+    trace = _trace(any_run)
+    tracks: dict[str, list[float]] = {}
+    for e in sorted((e for e in trace if e["ph"] == "C"), key=lambda e: e["ts"]):
+        tracks.setdefault(e["name"], []).extend(e["args"].values())
+    assert tracks and all(a != b for values in tracks.values() for a, b in zip(values, values[1:]))
+    last: dict[str, dict[str, Any]] = {}
+    for e in raw_events(any_run):
+        if e["kind"] == "iteration_run":
+            last[e["replica"]] = e
+    for replica, e in last.items():
+        assert tracks[f"{replica} queue"][-1] == e["waiting"]
+        assert tracks[f"{replica} KV"][-1] == round(100.0 * e["kv_used_blocks"] / e["kv_total_blocks"], 2)
+
+
 def test_preemptions_and_loads_are_marked(preempt_run: Path) -> None:
     """Instants for every preemption; an async slice and instants for the model load."""
     trace = _trace(preempt_run)
