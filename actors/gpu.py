@@ -152,10 +152,14 @@ class GpuActor(Actor):
         self.query_id += 1
         self.costing = True
         self.pending_plan = plan
+        new: tuple[int, ...] = ()
+        cached: tuple[int, ...] = ()
+        if plan.chunks:
+            new = tuple([n for _, n in plan.chunks])
+            cached = tuple([s.computed for s, _ in plan.chunks])
         self.ctx.send(self.cost, CostQuery(
-            query_id=self.query_id, deployment=self.deployment,
-            prefill_new=tuple(n for _, n in plan.chunks), prefill_cached=tuple(s.computed for s, _ in plan.chunks),
-            decode_ctx=tuple(s.computed for s in plan.decodes), k=k, tail_ctx=tail_ctx, tail_k=tail_k,
+            query_id=self.query_id, deployment=self.deployment, prefill_new=new, prefill_cached=cached,
+            decode_ctx=tuple([s.computed for s in plan.decodes]), k=k, tail_ctx=tail_ctx, tail_k=tail_k,
         ))
 
     def _prefill_tail(self, plan: BatchPlan) -> tuple[tuple[int, ...], int]:
@@ -296,9 +300,11 @@ class GpuActor(Actor):
             seq.computed += n
             if not seq.in_prefill:
                 self._token(seq, end, gaps)
-        for seq in run.plan.decodes:
+        for seq in run.plan.decodes:  # running decodes have their first token: _token inlined (hot)
             seq.computed += 1
-            self._token(seq, end, gaps)
+            seq.generated += 1
+            gaps.append(end - seq.last_token_ns)
+            seq.last_token_ns = end
         if gaps:
             self.itl.add_many(gaps)
         plan = run.plan
