@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llmsim.cost import CostModel, Precision, get_hardware, load_model_spec
+from llmsim.cost import CostModel, Precision, get_hardware, load_model_spec, with_interconnect
 from llmsim.kernel.actor import Actor, handles
 from protocols.cost import CostQuery, CostReply, Deployment
 
@@ -40,5 +40,6 @@ class CostServiceActor(Actor):
 def build_cost_model(dep: Deployment, calibration: str | None, hardware_file: str | None = None) -> CostModel:
     """Construct the cost model for a deployment (shared by the node's memory planner)."""
     precision = Precision(dep.weight_bits, dep.activation_bits, dep.kv_bits, int_compute=dep.int_compute)
-    return CostModel(load_model_spec(dep.model), get_hardware(dep.hardware, hardware_file), tp=dep.tp,
+    hardware = with_interconnect(get_hardware(dep.hardware, hardware_file), dep.interconnect)
+    return CostModel(load_model_spec(dep.model), hardware, tp=dep.tp,
                      precision=precision, calibration=calibration)

@@ -98,11 +98,10 @@ class NodeActor(Actor):
         for tp in choices:
             if tp > max(self.gpus[gpu_type], 1) and result is not None:
                 break
-            d = Deployment(model=model, hardware=gpu_type, tp=tp)
+            d = Deployment(model=model, hardware=gpu_type, tp=tp, interconnect=self.spec.interconnect)
             if precision is not None:
-                d = Deployment(model=model, hardware=gpu_type, tp=tp, weight_bits=precision.weight_bits,
-                               activation_bits=precision.activation_bits, kv_bits=precision.kv_bits,
-                               int_compute=precision.int_compute)
+                d = msgspec.structs.replace(d, weight_bits=precision.weight_bits, activation_bits=precision.activation_bits,
+                                            kv_bits=precision.kv_bits, int_compute=precision.int_compute)
             cost = build_cost_model(d, self.nctx.calibration, self.nctx.hardware_file)
             mem = plan_replica(cost, self._memory_bytes(gpu_type), opts.gpu_memory_utilization,
                                opts.max_num_batched_tokens, opts.block_size)

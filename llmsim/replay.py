@@ -19,8 +19,8 @@ from actors.node import NodeActor, NodeContext
 from actors.router import RouterActor
 from llmsim.config.environment import MAX_GPUS
 from llmsim.config import Environment, NodeSpec, ServingOptions, legacy_environment, load_env_changes, load_environment
-from llmsim.cost import hardware_ids, load_model_spec, precision_from_dtype, resolve_model_name
-from llmsim.errors import InputFileError, LlmsimError, OutputError, UnknownModelError, UsageError
+from llmsim.cost import get_hardware, hardware_ids, load_model_spec, precision_from_dtype, resolve_model_name, with_interconnect
+from llmsim.errors import ConfigError, InputFileError, LlmsimError, OutputError, UnknownModelError, UsageError
 from llmsim.interrupt import StopOnSignal
 from llmsim.kernel import Simulation
 from llmsim.kernel.clock import NS_PER_S, s_to_ns
@@ -63,6 +63,7 @@ def build_environment(opts: ReplayOptions) -> Environment:
     if opts.environment:
         env = load_environment(opts.environment, known)
         _check_deployment_models(env, opts.environment)
+        _check_interconnects(env, opts.environment, opts.hardware_file)
         return env
     if opts.hardware not in known:
         raise UsageError(f"unknown GPU id {opts.hardware!r}", field="--hardware", expected="one of " + ", ".join(known))
@@ -80,6 +81,17 @@ def _check_deployment_models(env: Environment, path: str) -> None:
                 load_model_spec(dep.model)
             except UnknownModelError as err:
                 err.file, err.field = path, f"nodes[{i}].deployments[{j}].model"
+                raise
+
+
+def _check_interconnects(env: Environment, path: str, hardware_file: str | None) -> None:
+    """A node's `interconnect` must be one its GPU types have figures for (checked before the run)."""
+    for i, node in enumerate(env.nodes):
+        for gpu_type in node.gpu_types:
+            try:
+                with_interconnect(get_hardware(gpu_type, hardware_file), node.interconnect)
+            except ConfigError as err:
+                err.file, err.field = path, f"nodes[{i}].interconnect"
                 raise
 
 

@@ -17,6 +17,7 @@ class Deployment(Message, frozen=True, kw_only=True):
     activation_bits: int = 16
     kv_bits: int = 16
     int_compute: bool = False
+    interconnect: str | None = None  # the node's GPU link when it differs from the GPU type's default
 
 
 class CostQuery(Message, frozen=True, kw_only=True):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from llmsim.cost.calibration import CalibrationProfile, get_profile, profile_names
 from llmsim.cost.cost_model import CostModel
-from llmsim.cost.hardware import Hardware, get_hardware, hardware_ids
+from llmsim.cost.hardware import Hardware, get_hardware, hardware_ids, with_interconnect
 from llmsim.cost.model_spec import ModelSpec, load_model_spec, resolve_model_name, shipped_model_names
 from llmsim.cost.precision import DTYPES, Precision, precision_from_dtype
 

@@ -90,6 +90,24 @@ def hardware_ids(hardware_file: str | None = None) -> list[str]:
     return sorted(hardware_table(hardware_file))
 
 
+PCIE_ALLREDUCE_LATENCY_S = 20e-6  # the all-reduce latency the table gives its PCIe-only GPUs
+
+
+def with_interconnect(hw: Hardware, kind: str | None) -> Hardware:
+    """`hw` with its GPUs linked by `kind` (a node's `interconnect`); None keeps the table's link.
+
+    PCIe is always possible (every GPU has `pcie_bandwidth_bytes_per_s`); NVLink needs figures the
+    table has only for GPUs whose default link is NVLink (add others with a hardware file).
+    """
+    if kind is None or kind == hw.interconnect:
+        return hw
+    if kind == "pcie":
+        return msgspec.structs.replace(hw, interconnect="pcie", interconnect_bandwidth_bytes_per_s=hw.pcie_bandwidth_bytes_per_s,
+                                       interconnect_latency_s=PCIE_ALLREDUCE_LATENCY_S)
+    raise ConfigError(f"GPU {hw.id!r} has no NVLink figures", field="interconnect",
+                      expected="pcie, or a --hardware-file entry for this GPU with interconnect nvlink and its bandwidth")
+
+
 def get_hardware(hw_id: str, hardware_file: str | None = None) -> Hardware:
     """The Hardware for `hw_id`; unknown ids raise UnknownHardwareError listing the known ids."""
     table = hardware_table(hardware_file)

@@ -9,6 +9,8 @@ import pytest
 
 from actors.cost_service import build_cost_model
 from llmsim.config.environment import Infrastructure, ModelLoadingConfig
+from llmsim.cost import get_hardware, with_interconnect
+from llmsim.errors import ConfigError
 from llmsim.memory.loading import load_time_s
 from llmsim.options import ReplayOptions
 from llmsim.output.event_log import read_events
@@ -131,3 +133,45 @@ def test_seed_legacy_gpus_form_replays(tmp_path: Path) -> None:
     stats = run(tmp_path, input=str(trace), environment=str(env))
     assert stats["requests"]["completed"] == 30
     assert [g["replica"] for g in stats["nodes"]["1"]["gpus"]] == ["n1/g0", "n1/g1"]
+
+
+def _tp2_node(interconnect: str | None) -> dict:
+    n = node(1, "nvidia_H100_SXM", 2)
+    n["deployments"] = [{"model": MODEL_A, "tp": 2}]
+    if interconnect:
+        n["interconnect"] = interconnect
+    return n
+
+
+def test_node_interconnect_sets_the_tensor_parallel_link(tmp_path: Path) -> None:
+    """The same TP-2 deployment decodes slower when the node links its GPUs by PCIe instead of NVLink."""
+    trace = write_trace(tmp_path / "t.jsonl", 40, rate=5.0, model=MODEL_A)
+    tpot = {}
+    for link in (None, "nvlink", "pcie"):
+        env = write_env(tmp_path / f"env-{link}.json", [_tp2_node(link)], preload=True)
+        stats = run(tmp_path / str(link), input=str(trace), environment=str(env))
+        assert stats["requests"]["completed"] == 40
+        tpot[link] = stats["latency"]["tpot_s"]["p50"]
+    assert tpot[None] == tpot["nvlink"]  # the H100 SXM's own link is NVLink
+    assert tpot["pcie"] > tpot["nvlink"] * 1.02
+
+
+def test_nvlink_on_a_pcie_only_gpu_is_a_config_error(tmp_path: Path) -> None:
+    """A node claiming NVLink for a GPU with no NVLink figures: one error naming the field."""
+    n = node(1, "nvidia_A100", 2, MODEL_A)
+    n["interconnect"] = "nvlink"
+    env = write_env(tmp_path / "env.json", [n])
+    trace = write_trace(tmp_path / "t.jsonl", 5, model=MODEL_A)
+    with pytest.raises(ConfigError) as err:
+        run(tmp_path, input=str(trace), environment=str(env))
+    assert err.value.field == "nodes[0].interconnect" and err.value.file == str(env)
+    assert "NVLink" in err.value.message
+
+
+def test_with_interconnect_swaps_in_pcie_figures() -> None:
+    """PCIe replaces the link's bandwidth and latency; None and the default link leave the GPU as it is."""
+    h100 = get_hardware("nvidia_H100_SXM")
+    assert with_interconnect(h100, None) is h100 and with_interconnect(h100, "nvlink") is h100
+    pcie = with_interconnect(h100, "pcie")
+    assert pcie.interconnect == "pcie"
+    assert pcie.interconnect_bandwidth_bytes_per_s == h100.pcie_bandwidth_bytes_per_s < h100.interconnect_bandwidth_bytes_per_s
