@@ -79,16 +79,5 @@ def run_length(plan: BatchPlan, free_blocks_after: int, block_size: int) -> int:
     # The common answer (the KV pool is not the limit) in plain Python: small batches, no numpy.
     if sum([(c + k_complete + bs - 1) // bs for c in computed]) - held <= free_blocks_after:
         return k_complete
-    ctx = np.asarray(computed, dtype=np.int64)
-
-    def extra(j: int) -> int:  # ceil((ctx + j) / bs) == (ctx + j + bs - 1) // bs
-        return int(((ctx + (j + bs - 1)) // bs).sum()) - held
-
-    lo, hi = 1, k_complete  # extra(lo) <= free, extra(hi) > free
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if extra(mid) <= free_blocks_after:
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    # Otherwise the KV pool is: the last iteration whose extra blocks fit (iteration 1 always does).
+    return max(1, decode_tail_length(np.asarray(computed, dtype=np.int64), held, free_blocks_after, bs, k_complete))
