@@ -63,7 +63,9 @@ class NodeActor(Actor):
         self.spec, self.nctx = spec, nctx
         self.node_id = spec.node_id
         self.gpus: Counter[str] = Counter(dict(zip(spec.gpu_types, spec.gpu_count_per_type)))
-        self.memory_gb = dict(zip(spec.gpu_types, spec.memory_per_gpu_gb or [None] * len(spec.gpu_types)))
+        unknown: list[float | None] = [None] * len(spec.gpu_types)  # from the hardware table
+        memory: list[float | None] = list(spec.memory_per_gpu_gb) if spec.memory_per_gpu_gb else unknown
+        self.memory_gb = dict(zip(spec.gpu_types, memory))
         self.replicas: dict[str, ReplicaSlot] = {}
         self.next_index = 0
         self.load_id = 0

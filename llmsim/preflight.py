@@ -86,7 +86,8 @@ def gpu_offers(env: Environment, changes: list[EnvChange], hardware_file: str | 
             added[change.gpu_name] += change.amount
     offers: list[GpuOffer] = []
     for node in env.nodes:
-        memory = node.memory_per_gpu_gb or [None] * len(node.gpu_types)
+        unknown: list[float | None] = [None] * len(node.gpu_types)  # from the hardware table
+        memory: list[float | None] = list(node.memory_per_gpu_gb) if node.memory_per_gpu_gb else unknown
         for gpu, count, gb in zip(node.gpu_types, node.gpu_count_per_type, memory):
             size = int(gb * (1 << 30)) if gb is not None else get_hardware(gpu, hardware_file).memory_bytes
             offers.append(GpuOffer(gpu, size, count + added.pop(gpu, 0)))

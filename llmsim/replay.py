@@ -354,7 +354,7 @@ def _stats(cluster: Cluster, collector: StatsCollector, sim: Simulation, signum:
     engine = cluster.engine
     skipped_here = engine.workload.skipped if isinstance(engine.workload, AbsurdTokenFilter) else 0
     complete = signum is None
-    extra = None if complete else {"interrupted": {"signal": signal.Signals(signum).name,
+    extra = None if signum is None else {"interrupted": {"signal": signal.Signals(signum).name,
                                                    "reached_s": sim.now / NS_PER_S}}
     stats = build_stats(collector, entered=engine.entered, read=engine.read + skipped_here,
                         simulated_ns=sim.now if not complete else collector.last_finish_ns or sim.now,

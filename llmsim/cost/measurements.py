@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -86,7 +87,7 @@ def vidur_points(folder: Path) -> Iterator[Point]:
 
 def splitwise_points(path: Path) -> Iterator[Point]:
     """Mean prompt_time and token_time per configuration of llama2-70b on DGX A100/H100."""
-    groups: dict[tuple[str, ...], list[dict[str, str]]] = {}
+    groups: dict[tuple[str, str, str, str, str, str], list[dict[str, str]]] = {}
     with path.open(newline="") as fh:
         for row in csv.DictReader(fh):
             if row["model"] in _MODEL_ALIASES and row["hardware"] in _HW_ALIASES:
@@ -95,7 +96,7 @@ def splitwise_points(path: Path) -> Iterator[Point]:
                 groups.setdefault(key, []).append(row)
     for key, rows in sorted(groups.items()):
         model, hw, tp, prompt, batch, out = key
-        common = dict(source="splitwise", hardware=_HW_ALIASES[hw], model=_MODEL_ALIASES[model],
+        common: dict[str, Any] = dict(source="splitwise", hardware=_HW_ALIASES[hw], model=_MODEL_ALIASES[model],
                       tp=int(tp), batch=int(batch), input_len=int(prompt), output_len=int(out))
         name = f"{hw}/tp{tp}/p{prompt}/b{batch}/o{out}"
         prompt_ms = sum(_f(r, "prompt_time") for r in rows) / len(rows)
@@ -108,7 +109,7 @@ def splitwise_points(path: Path) -> Iterator[Point]:
 
 def sarathi_points(folder: Path) -> Iterator[Point]:
     """Yi-34B TP2 iteration times from Sarathi-Serve fig2 (seconds) and table2 (ms)."""
-    common = dict(source="sarathi", hardware=SARATHI_HW, model="yi-34b", tp=2, num_gpus=2)
+    common: dict[str, Any] = dict(source="sarathi", hardware=SARATHI_HW, model="yi-34b", tp=2, num_gpus=2)
     for name in ("fig2_decode_yi34b_2xA100.csv", "fig2_prefill_yi34b_2xA100.csv"):
         with (folder / name).open(newline="") as fh:
             for row in csv.DictReader(fh):
@@ -132,7 +133,7 @@ def trtllm_points(path: Path) -> Iterator[Point]:
             hw = _HW_ALIASES.get(row["gpu"].lower())
             if model is None or hw is None:
                 continue
-            common = dict(source="trtllm", hardware=hw, model=model, tp=int(row["tp"]),
+            common: dict[str, Any] = dict(source="trtllm", hardware=hw, model=model, tp=int(row["tp"]),
                           dtype=row["precision"].lower(), num_gpus=int(row["num_gpus"]),
                           batch=int(row["batch_size"]), input_len=int(row["input_len"]),
                           output_len=int(row["output_len"]))
@@ -153,7 +154,7 @@ def summary_points(path: Path) -> Iterator[Point]:
             sid, value = row["source_id"], float(row["value"])
             label = f"csv{i + 2}/{row['metric']}/{row['gpu']}/b{row['batch_size']}/{row['input_len']}"
             if sid == "SPLITWISE_perf":
-                common = dict(source="splitwise", hardware=_HW_ALIASES[row["gpu"].split(" ")[0].lower()],
+                common: dict[str, Any] = dict(source="splitwise", hardware=_HW_ALIASES[row["gpu"].split(" ")[0].lower()],
                               model="llama-2-70b-hf", tp=int(row["tp"]), batch=int(row["batch_size"]),
                               input_len=int(row["input_len"]), output_len=int(row["output_len"]))
                 if row["metric"] == "prompt_time":
