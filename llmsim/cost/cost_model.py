@@ -48,6 +48,8 @@ class CostModel:
         self._op_rates: dict[tuple[str, str], tuple[float, float, float]] = {}
         self._init_rates()
         self._linear_memo: dict[tuple[int, int], float] = {}
+        self._token_memo: dict[int, float] = {}
+        self._lm_head_memo: dict[int, float] = {}
         self._decode_memo: dict[tuple[int, int], int] = {}
         self._mixed_memo: dict[tuple[tuple[int, ...], tuple[int, ...], int, int], int] = {}
         self._prefill_memo: dict[tuple[tuple[int, ...], tuple[int, ...]], float] = {}
@@ -149,15 +151,36 @@ class CostModel:
         cached = self._linear_memo.get(key)
         if cached is not None:
             return cached
-        total = 0.0
-        for op in opmod.linear_ops(self.shard, self.precision, tokens, seqs):
-            total += op.repeats * self.op_time_s(op)
+        # The sum over linear_ops in its order, with the per-token part and the LM head memoised
+        # apart (mixed batches repeat token counts far more often than (tokens, seqs) pairs).
+        total = self._token_ops_s(tokens)
+        total += self._lm_head_s(seqs)
         total += 2 * self.spec.num_layers * self.allreduce_s(tokens)
         total += self._overhead_s(seqs)
         if len(self._linear_memo) > _MEMO_LIMIT:
             self._linear_memo.clear()
         self._linear_memo[key] = total
         return total
+
+    def _token_ops_s(self, tokens: int) -> float:
+        """Sum of the per-token operators' times (all layers), accumulated from 0.0 in order."""
+        cached = self._token_memo.get(tokens)
+        if cached is None:
+            cached = 0.0
+            for op in opmod.token_ops(self.shard, self.precision, tokens):
+                cached += op.repeats * self.op_time_s(op)
+            if len(self._token_memo) > _MEMO_LIMIT:
+                self._token_memo.clear()
+            self._token_memo[tokens] = cached
+        return cached
+
+    def _lm_head_s(self, rows: int) -> float:
+        """The LM head's time for `rows` sampling rows."""
+        cached = self._lm_head_memo.get(rows)
+        if cached is None:
+            op = opmod.lm_head_op(self.shard, self.precision, rows)
+            cached = self._lm_head_memo[rows] = op.repeats * self.op_time_s(op)
+        return cached
 
     # ----- iterations -------------------------------------------------------------------------
     def _decode_s(self, seqs: int, ctx_sum):  # noqa: ANN001, ANN202 - float or ndarray in and out
@@ -179,9 +202,7 @@ class CostModel:
         key = (seqs, ctx_sum)
         cached = self._decode_memo.get(key)
         if cached is None:
-            import numpy as np
-
-            cached = int(self._to_ns(self._decode_s(seqs, np.array([ctx_sum], dtype=np.int64)))[0])
+            cached = self._decode_scalar_ns(seqs, ctx_sum, 1)[0]
             if len(self._decode_memo) > _MEMO_LIMIT:
                 self._decode_memo.clear()
             self._decode_memo[key] = cached
@@ -251,8 +272,10 @@ class CostModel:
         """
         if k > _SCALAR_RUN_MAX:
             return self.decode_run_ns(decode_ctx, k).tolist()  # type: ignore[arg-type]
-        seqs = len(decode_ctx)
-        ctx_sum = int(sum(decode_ctx))
+        return self._decode_scalar_ns(len(decode_ctx), int(sum(decode_ctx)), k)
+
+    def _decode_scalar_ns(self, seqs: int, ctx_sum: int, k: int) -> list[int]:
+        """`_to_ns(_decode_s(seqs, ctx_sum + seqs * arange(k)))` in plain Python, bit for bit."""
         fixed = self._fixed_s(seqs, seqs)
         flops_coef, bytes_coef = self._dec_flops_coef, self._dec_bytes_coef
         seq_term, dec_fixed, layers = seqs * self._dec_seq_coef, self._dec_fixed_s, self.spec.num_layers

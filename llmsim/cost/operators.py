@@ -84,7 +84,19 @@ def expected_experts_touched(experts: int, top_k: int, tokens: float) -> float:
 
 
 def linear_ops(s: Shard, p: Precision, tokens: int, logit_rows: int) -> list[Op]:
-    """Operators whose cost depends only on the number of tokens in the iteration."""
+    """Operators whose cost depends only on the number of tokens in the iteration (the LM head last)."""
+    ops = token_ops(s, p, tokens)
+    ops.append(lm_head_op(s, p, logit_rows))
+    return ops
+
+
+def lm_head_op(s: Shard, p: Precision, logit_rows: int) -> Op:
+    """The LM head over the rows that sample a token (one per sequence in the batch)."""
+    return _linear("lm_head", float(logit_rows), s.hidden, s.vocab, p, 1)
+
+
+def token_ops(s: Shard, p: Precision, tokens: int) -> list[Op]:
+    """The per-token operators of `linear_ops`: everything but the LM head."""
     L, h, t = s.layers, s.hidden, float(tokens)
     act = p.activation_bytes
     ops = [
@@ -96,7 +108,6 @@ def linear_ops(s: Shard, p: Precision, tokens: int, logit_rows: int) -> list[Op]
         Op("post_attention_layernorm", 4.0 * t * h, 2.0 * t * h * act + h * 2, L, "elementwise"),
     ]
     ops += _mlp_ops(s, p, t)
-    ops.append(_linear("lm_head", float(logit_rows), h, s.vocab, p, 1))
     return ops
 
 
