@@ -36,7 +36,7 @@ AUTO_ITERATION_RUNS = 100_000  # ~40 MB of slices and counters (~400 bytes per r
 ROUTER_PID = 0
 ROUTER_TID = 1
 SPARE_PID_BASE = 1_000_000
-FLUSH_EVENTS = 4096
+FLUSH_EVENTS = 4096  # buffered pieces (an entry, or one line of several) per write
 
 
 def _us(t_ns: int) -> float:
@@ -147,6 +147,12 @@ class ChromeTraceWriter(TypedSink):
         if len(self._buf) >= FLUSH_EVENTS:
             self.flush()
 
+    def _write_group(self, objs: list[dict[str, Any]]) -> None:
+        """Several entries (never none) on one line: one orjson call for all is ~3x faster than one each."""
+        self._buf.append(orjson.dumps(objs)[1:-1])
+        if len(self._buf) >= FLUSH_EVENTS:
+            self.flush()
+
     def _instant(self, pid: int, tid: int, t_ns: int, name: str, cat: str, **extra: Any) -> None:
         self._write({"ph": "i", "s": "t", "pid": pid, "tid": tid, "ts": _us(t_ns), "name": name, "cat": cat, **extra})
 
@@ -166,24 +172,21 @@ class ChromeTraceWriter(TypedSink):
             pid, tid = self._layout.gpu(e.node, e.replica)
             track = self._gpu_tracks[e.replica] = [pid, tid, f"{e.replica} queue", f"{e.replica} KV", None, None]
         pid = track[0]
-        dumps = orjson.dumps
-        items = [dumps({"ph": "X", "pid": pid, "tid": track[1], "ts": _us(e.start_ns), "dur": _us(e.t_ns - e.start_ns),
-                        "name": iteration_name(e.prefill_tokens, e.decode_tokens), "cat": "iteration",
-                        "args": {"iterations": e.iterations, "batch_size": e.batch_size,
-                                 "prefill_tokens": e.prefill_tokens, "decode_tokens": e.decode_tokens,
-                                 "kv_used_blocks": e.kv_used_blocks, "kv_total_blocks": e.kv_total_blocks,
-                                 "waiting": e.waiting}})]
+        items: list[dict[str, Any]] = [
+            {"ph": "X", "pid": pid, "tid": track[1], "ts": _us(e.start_ns), "dur": _us(e.t_ns - e.start_ns),
+             "name": iteration_name(e.prefill_tokens, e.decode_tokens), "cat": "iteration",
+             "args": {"iterations": e.iterations, "batch_size": e.batch_size, "prefill_tokens": e.prefill_tokens,
+                      "decode_tokens": e.decode_tokens, "kv_used_blocks": e.kv_used_blocks,
+                      "kv_total_blocks": e.kv_total_blocks, "waiting": e.waiting}}]
         ts = _us(e.t_ns)
         if e.waiting != track[4]:
             track[4] = e.waiting
-            items.append(dumps({"ph": "C", "pid": pid, "ts": ts, "name": track[2], "args": {"waiting": e.waiting}}))
+            items.append({"ph": "C", "pid": pid, "ts": ts, "name": track[2], "args": {"waiting": e.waiting}})
         kv_pct = round(100.0 * e.kv_used_blocks / e.kv_total_blocks if e.kv_total_blocks else 0.0, 2)
         if kv_pct != track[5]:
             track[5] = kv_pct
-            items.append(dumps({"ph": "C", "pid": pid, "ts": ts, "name": track[3], "args": {"used_pct": kv_pct}}))
-        self._buf += items
-        if len(self._buf) >= FLUSH_EVENTS:
-            self.flush()
+            items.append({"ph": "C", "pid": pid, "ts": ts, "name": track[3], "args": {"used_pct": kv_pct}})
+        self._write_group(items)
 
     def _preempted(self, e: RequestPreempted) -> None:
         pid, tid = self._layout.gpu(e.node, e.replica)
@@ -200,16 +203,18 @@ class ChromeTraceWriter(TypedSink):
 
     def _completed(self, e: RequestCompleted) -> None:
         pid, tid = self._layout.gpu(e.node, e.replica)
-        extra: dict[str, Any] = {}
+        done: dict[str, Any] = {"ph": "X", "dur": 0, "pid": pid, "tid": tid, "ts": _us(e.t_ns), "name": "done",
+                                "cat": "request", "args": {"request": e.request_id}}
         flow = self._routes.pop(e.request_id, 0)
         if flow:
-            extra = {"bind_id": _flow_id(flow), "flow_in": True}
-        self._marker(pid, tid, e.t_ns, "done", "request", args={"request": e.request_id}, **extra)
+            done["bind_id"], done["flow_in"] = _flow_id(flow), True
         phases = (("queued", e.arrival_ns, e.scheduled_ns), ("prefill", e.scheduled_ns, e.first_token_ns),
                   ("decode", e.first_token_ns, e.t_ns))
-        self._lifetime(pid, e.request_id, e.arrival_ns, e.t_ns, phases,
-                       {"model": e.model, "replica": e.replica, "input_tokens": e.input_tokens,
-                        "output_tokens": e.output_tokens, "preemptions": e.preemptions})
+        items = self._lifetime(pid, e.request_id, e.arrival_ns, e.t_ns, phases,
+                               {"model": e.model, "replica": e.replica, "input_tokens": e.input_tokens,
+                                "output_tokens": e.output_tokens, "preemptions": e.preemptions})
+        items.append(done)
+        self._write_group(items)
 
     def _failed(self, e: RequestFailed) -> None:
         self._routes.pop(e.request_id, None)
@@ -217,12 +222,14 @@ class ChromeTraceWriter(TypedSink):
             pid, tid = self._layout.gpu(e.node, e.replica)
         else:
             pid, tid = ROUTER_PID, ROUTER_TID
-        self._instant(pid, tid, e.t_ns, "failed", "request", args={"request": e.request_id, "reason": e.reason})
-        self._lifetime(pid, e.request_id, e.arrival_ns, e.t_ns, (),
-                       {"model": e.model, "outcome": "failed", "reason": e.reason})
+        items = self._lifetime(pid, e.request_id, e.arrival_ns, e.t_ns, (),
+                               {"model": e.model, "outcome": "failed", "reason": e.reason})
+        items.append({"ph": "i", "s": "t", "pid": pid, "tid": tid, "ts": _us(e.t_ns), "name": "failed", "cat": "request",
+                      "args": {"request": e.request_id, "reason": e.reason}})
+        self._write_group(items)
 
     def _lifetime(self, pid: int, request_id: str, begin_ns: int, end_ns: int,
-                  phases: tuple[tuple[str, int, int], ...], args: dict[str, Any]) -> None:
+                  phases: tuple[tuple[str, int, int], ...], args: dict[str, Any]) -> list[dict[str, Any]]:
         """An async slice for the request with its phases nested inside (same id, same track)."""
         common = {"cat": "request", "id": request_id, "pid": pid}
         title = f"request {request_id}"
@@ -231,10 +238,7 @@ class ChromeTraceWriter(TypedSink):
             items.append({**common, "ph": "b", "name": name, "ts": _us(start_ns)})
             items.append({**common, "ph": "e", "name": name, "ts": _us(stop_ns)})
         items.append({**common, "ph": "e", "name": title, "ts": _us(end_ns)})
-        dumps = orjson.dumps
-        self._buf.extend([dumps(d) for d in items])  # one flush check per request, not per slice
-        if len(self._buf) >= FLUSH_EVENTS:
-            self.flush()
+        return items
 
     # ---- nodes and the environment -------------------------------------------------------
     def _load_started(self, e: ModelLoadStarted) -> None:
