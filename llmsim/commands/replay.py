@@ -181,10 +181,21 @@ def summary_lines(stats: dict, out_dir: str) -> list[str]:  # type: ignore[type-
         f"TTFT  p50 {lat['ttft_s']['p50'] * 1e3:.1f} ms  p99 {lat['ttft_s']['p99'] * 1e3:.1f} ms",
         f"TPOT  p50 {lat['tpot_s']['p50'] * 1e3:.2f} ms  p99 {lat['tpot_s']['p99'] * 1e3:.2f} ms",
         f"E2E   p50 {lat['e2e_s']['p50']:.3f} s  p99 {lat['e2e_s']['p99']:.3f} s",
+        *(_slo_line(stats["slo"]) if "slo" in stats else []),
         f"throughput {th['requests_per_s']:.2f} req/s, {th['output_tokens_per_s']:.0f} output tok/s",
         f"simulated {sim['simulated_s']:.2f} s in {sim['wall_s']:.2f} s wall, {sim['events']} events",
         f"outputs in {out_dir}",
     ]
+
+
+def _slo_line(slo: dict) -> list[str]:  # type: ignore[type-arg]
+    """The SLO line of the summary, when targets were given."""
+    targets = [f"{name} <= {slo[key] * 1e3:g} ms" for name, key in (("TTFT", "ttft_s"), ("TPOT", "tpot_s"))
+               if slo.get(key) is not None]
+    if not targets:
+        return []
+    return [f"SLO {', '.join(targets)}: {slo['attainment']:.1%} of requests met it "
+            f"({slo['met']}), goodput {slo['goodput_requests_per_s']:.2f} req/s"]
 
 
 def run(args: argparse.Namespace) -> int:
