@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 
 import msgspec
+import structlog
 
 from actors.cost_service import build_cost_model
 from actors.gpu import GpuActor
@@ -22,6 +23,8 @@ from protocols.environment import AddGpus, RankReplicas, RemoveGpus, ReplicaRank
 from protocols.requests import AssignRequest, EnqueueRequest, ReturnRequests
 
 TP_CHOICES = (1, 2, 4, 8, 16)
+
+log = structlog.get_logger("llmsim")
 
 
 class ReplicaSlot(msgspec.Struct, kw_only=True):
@@ -161,6 +164,11 @@ class NodeActor(Actor):
             per_gpu = int(cost.weight_bytes_per_gpu)
             secs = 0.0 if instant else load_time_s(per_gpu * first.tp, per_gpu, self.nctx.infrastructure, self.nctx.loading)
             load_s = max(load_s, secs)
+            placed = [s for s in slots if s.model == model]
+            log.debug("replicas placed", node=self.node_id, model=model, replicas=len(placed), tp=first.tp,
+                      gpu_types=sorted({s.gpu_type for s in placed}), kv_blocks=[s.kv_blocks for s in placed],
+                      weights_gib_per_gpu=round(per_gpu / (1 << 30), 2), load_s=round(secs, 3),
+                      calibration=cost.profile.name)
             self.ctx.emit(ModelLoadStarted(t_ns=self.ctx.now, node=self.node_id, model=model,
                                            replicas=by_model[model], tp=first.tp, load_s=secs,
                                            replaces=self.replaced_model))

@@ -330,6 +330,12 @@ def _replay(opts: ReplayOptions, env: Environment) -> ReplayResult:
     sim = Simulation(seed=opts.seed, sinks=[collector, *outputs.sinks])
     wall0 = time.perf_counter()
     progress = Progress(quiet=opts.quiet)
+    gpus = Counter({t: 0 for n in env.nodes for t in n.gpu_types})
+    for n in env.nodes:
+        gpus.update(dict(zip(n.gpu_types, n.gpu_count_per_type)))
+    log.debug("run starting", input=opts.input, nodes=len(env.nodes), gpus=dict(gpus), routing=opts.routing_policy,
+              calibration=opts.calibration, seed=opts.seed, fast_forward=not opts.step_mode,
+              outputs=opts.output_dir if opts.write_outputs else None)
     with StopOnSignal(sim.stop) as stop:
         try:
             cluster = Cluster(opts, env, sim, collector, progress)
@@ -343,6 +349,10 @@ def _replay(opts: ReplayOptions, env: Environment) -> ReplayResult:
         stats["invariants"] = {"ok": not problems, "violations": problems}
         if opts.write_outputs:
             outputs.write_stats(stats)
+    sim_stats, req = stats["simulation"], stats["requests"]
+    log.debug("run finished", wall_s=round(sim_stats["wall_s"], 3), simulated_s=round(sim_stats["simulated_s"], 3),
+              events=sim_stats["events"], events_per_s=round(sim_stats["events"] / max(sim_stats["wall_s"], 1e-9)),
+              completed=req["completed"], failed=req["failed"], complete=stats["complete"])
     for p in problems:
         log.error("invariant violated", detail=p)
     return ReplayResult(stats=stats, outputs=outputs, invariants=problems, signal=stop.signum or 0)

@@ -1,0 +1,44 @@
+"""Human diagnostics (structlog on stderr): debug shows the run's shape, the default level stays quiet."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import orjson
+import structlog
+
+from llmsim.logging_setup import configure_logging
+from llmsim.options import ReplayOptions
+from llmsim.replay import run_replay
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _run(tmp_path: Path, level: str) -> list[dict]:
+    stream = io.StringIO()
+    configure_logging(level, "json", stream=stream)
+    try:
+        run_replay(ReplayOptions(input=str(EXAMPLES / "trace.jsonl"), environment=str(EXAMPLES / "env.json"), limit=12,
+                                 output_dir=str(tmp_path), quiet=True))
+    finally:
+        structlog.reset_defaults()
+    return [orjson.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_debug_logs_the_cluster_the_placement_and_the_end(tmp_path: Path) -> None:
+    lines = _run(tmp_path, "debug")
+    by_event = {}
+    for line in lines:
+        by_event.setdefault(line["event"], []).append(line)
+    start = by_event["run starting"][0]
+    assert start["nodes"] == 2 and start["gpus"] == {"nvidia_A100": 4, "nvidia_H100": 2}
+    placed = by_event["replicas placed"]
+    assert sorted((p["node"], p["replicas"]) for p in placed) == [(1, 4), (2, 2)]
+    assert all(p["level"] == "debug" and min(p["kv_blocks"]) > 0 and p["weights_gib_per_gpu"] > 10 for p in placed)
+    end = by_event["run finished"][0]
+    assert end["completed"] + end["failed"] == 12 and end["complete"] is True and end["events"] > 0
+
+
+def test_the_default_level_logs_nothing_on_a_clean_run(tmp_path: Path) -> None:
+    assert _run(tmp_path, "info") == []
