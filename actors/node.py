@@ -6,7 +6,6 @@ from collections import Counter
 from collections.abc import Callable
 
 import msgspec
-import structlog
 
 from actors.cost_service import build_cost_model
 from actors.gpu import GpuActor
@@ -14,6 +13,7 @@ from llmsim.config.environment import DeploymentSpec, Infrastructure, ModelLoadi
 from llmsim.cost import Precision, get_hardware
 from llmsim.kernel.actor import Actor, handles
 from llmsim.kernel.clock import s_to_ns
+from llmsim.logging_setup import get_logger
 from llmsim.memory.loading import load_time_s
 from llmsim.memory.planner import MemoryPlan, plan_replica
 from llmsim.output.events import EnvironmentChanged, ModelLoadFinished, ModelLoadStarted, ModelUnloaded, ProvisionRefusedEvent
@@ -24,7 +24,7 @@ from protocols.requests import AssignRequest, EnqueueRequest, ReturnRequests
 
 TP_CHOICES = (1, 2, 4, 8, 16)
 
-log = structlog.get_logger("llmsim")
+log = get_logger()
 
 
 class ReplicaSlot(msgspec.Struct, kw_only=True):

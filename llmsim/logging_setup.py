@@ -28,3 +28,16 @@ def configure_logging(level: str = "info", fmt: str = "console", stream: TextIO 
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
+
+
+def get_logger(name: str = "llmsim") -> Any:
+    """llmsim's structlog logger.
+
+    If nothing has configured structlog yet (llmsim used as a library, or a benchmark's child
+    process), it is set up here as the CLI's default would be: info and above, on stderr. Left
+    alone, structlog would print debug lines to stdout. An application's own configuration,
+    before or after this, wins.
+    """
+    if not structlog.is_configured():
+        configure_logging()
+    return structlog.get_logger(name)

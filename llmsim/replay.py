@@ -11,7 +11,6 @@ from typing import Any
 
 import msgspec
 import numpy as np
-import structlog
 
 from actors.cost_service import CostServiceActor
 from actors.global_engine import GlobalEngine
@@ -24,6 +23,7 @@ from llmsim.errors import ConfigError, InputFileError, LlmsimError, OutputError,
 from llmsim.interrupt import StopOnSignal
 from llmsim.kernel import Simulation
 from llmsim.kernel.clock import NS_PER_S, s_to_ns
+from llmsim.logging_setup import get_logger
 from llmsim.options import ReplayOptions
 from llmsim.output.events import RequestSkipped, RunStarted
 from llmsim.output.outputs import OutputSet
@@ -37,7 +37,7 @@ from llmsim.workload import ArrivalOptions, TraceRequest, open_trace, with_arriv
 from protocols.control import Finalize
 from protocols.gpu import CollectStats
 
-log = structlog.get_logger("llmsim")
+log = get_logger()
 
 ENGINE, ROUTER, COST = "engine", "router", "cost"
 DEFAULT_PROGRESS_INTERVAL_S = 1.0

@@ -6,7 +6,6 @@ import io
 from pathlib import Path
 
 import orjson
-import structlog
 
 from llmsim.logging_setup import configure_logging
 from llmsim.options import ReplayOptions
@@ -22,7 +21,7 @@ def _run(tmp_path: Path, level: str) -> list[dict]:
         run_replay(ReplayOptions(input=str(EXAMPLES / "trace.jsonl"), environment=str(EXAMPLES / "env.json"), limit=12,
                                  output_dir=str(tmp_path), quiet=True))
     finally:
-        structlog.reset_defaults()
+        configure_logging()  # back to llmsim's default (info, stderr)
     return [orjson.loads(line) for line in stream.getvalue().splitlines()]
 
 
@@ -42,3 +41,16 @@ def test_debug_logs_the_cluster_the_placement_and_the_end(tmp_path: Path) -> Non
 
 def test_the_default_level_logs_nothing_on_a_clean_run(tmp_path: Path) -> None:
     assert _run(tmp_path, "info") == []
+
+
+def test_library_use_never_prints_debug_lines(tmp_path: Path, capfd) -> None:  # noqa: ANN001
+    """Without any configuration (llmsim imported as a library) debug lines stay hidden."""
+    import subprocess
+    import sys
+
+    code = ("from llmsim.options import ReplayOptions\nfrom llmsim.replay import run_replay\n"
+            f"run_replay(ReplayOptions(input={str(EXAMPLES / 'trace.jsonl')!r}, environment={str(EXAMPLES / 'env.json')!r},"
+            f" limit=3, output_dir={str(tmp_path)!r}, quiet=True))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "replicas placed" not in done.stdout + done.stderr and "run finished" not in done.stdout + done.stderr
