@@ -97,6 +97,18 @@ class _Layout:
         return found
 
 
+class _GpuTrack:
+    """A GPU thread's ids, its counter names and the counter values last written."""
+
+    __slots__ = ("pid", "tid", "queue_name", "kv_name", "waiting", "kv_pct")
+
+    def __init__(self, pid: int, tid: int, replica: str) -> None:
+        self.pid, self.tid = pid, tid
+        self.queue_name, self.kv_name = f"{replica} queue", f"{replica} KV"
+        self.waiting: int | None = None
+        self.kv_pct: float | None = None
+
+
 class ChromeTraceWriter(TypedSink):
     """A sink writing trace events as they come; `close` ends the JSON document validly."""
 
@@ -113,7 +125,7 @@ class ChromeTraceWriter(TypedSink):
         self._next_load = 0
         self._iterations_left = AUTO_ITERATION_RUNS
         self._iterations_end_ns = 0
-        self._gpu_tracks: dict[str, list[Any]] = {}  # replica -> [pid, tid, counter names, last values]
+        self._gpu_tracks: dict[str, _GpuTrack] = {}
         self.handlers = self._make_handlers(detail)
 
     def _make_handlers(self, detail: str) -> dict[type, Any]:
@@ -153,12 +165,20 @@ class ChromeTraceWriter(TypedSink):
         if len(self._buf) >= FLUSH_EVENTS:
             self.flush()
 
+    @staticmethod
+    def _instant_entry(pid: int, tid: int, t_ns: int, name: str, cat: str, **extra: Any) -> dict[str, Any]:
+        return {"ph": "i", "s": "t", "pid": pid, "tid": tid, "ts": _us(t_ns), "name": name, "cat": cat, **extra}
+
+    @staticmethod
+    def _marker_entry(pid: int, tid: int, t_ns: int, name: str, cat: str, **extra: Any) -> dict[str, Any]:
+        """A zero-length complete slice: shown like an instant, but flow arrows can bind to it."""
+        return {"ph": "X", "dur": 0, "pid": pid, "tid": tid, "ts": _us(t_ns), "name": name, "cat": cat, **extra}
+
     def _instant(self, pid: int, tid: int, t_ns: int, name: str, cat: str, **extra: Any) -> None:
-        self._write({"ph": "i", "s": "t", "pid": pid, "tid": tid, "ts": _us(t_ns), "name": name, "cat": cat, **extra})
+        self._write(self._instant_entry(pid, tid, t_ns, name, cat, **extra))
 
     def _marker(self, pid: int, tid: int, t_ns: int, name: str, cat: str, **extra: Any) -> None:
-        """A zero-length complete slice: shown like an instant, but flow arrows can bind to it."""
-        self._write({"ph": "X", "dur": 0, "pid": pid, "tid": tid, "ts": _us(t_ns), "name": name, "cat": cat, **extra})
+        self._write(self._marker_entry(pid, tid, t_ns, name, cat, **extra))
 
     # ---- GPU work ------------------------------------------------------------------------
     def _iteration(self, e: IterationRun) -> None:
@@ -169,23 +189,22 @@ class ChromeTraceWriter(TypedSink):
         """
         track = self._gpu_tracks.get(e.replica)
         if track is None:
-            pid, tid = self._layout.gpu(e.node, e.replica)
-            track = self._gpu_tracks[e.replica] = [pid, tid, f"{e.replica} queue", f"{e.replica} KV", None, None]
-        pid = track[0]
+            track = self._gpu_tracks[e.replica] = _GpuTrack(*self._layout.gpu(e.node, e.replica), e.replica)
+        pid = track.pid
         items: list[dict[str, Any]] = [
-            {"ph": "X", "pid": pid, "tid": track[1], "ts": _us(e.start_ns), "dur": _us(e.t_ns - e.start_ns),
+            {"ph": "X", "pid": pid, "tid": track.tid, "ts": _us(e.start_ns), "dur": _us(e.t_ns - e.start_ns),
              "name": iteration_name(e.prefill_tokens, e.decode_tokens), "cat": "iteration",
              "args": {"iterations": e.iterations, "batch_size": e.batch_size, "prefill_tokens": e.prefill_tokens,
                       "decode_tokens": e.decode_tokens, "kv_used_blocks": e.kv_used_blocks,
                       "kv_total_blocks": e.kv_total_blocks, "waiting": e.waiting}}]
         ts = _us(e.t_ns)
-        if e.waiting != track[4]:
-            track[4] = e.waiting
-            items.append({"ph": "C", "pid": pid, "ts": ts, "name": track[2], "args": {"waiting": e.waiting}})
+        if e.waiting != track.waiting:
+            track.waiting = e.waiting
+            items.append({"ph": "C", "pid": pid, "ts": ts, "name": track.queue_name, "args": {"waiting": e.waiting}})
         kv_pct = round(100.0 * e.kv_used_blocks / e.kv_total_blocks if e.kv_total_blocks else 0.0, 2)
-        if kv_pct != track[5]:
-            track[5] = kv_pct
-            items.append({"ph": "C", "pid": pid, "ts": ts, "name": track[3], "args": {"used_pct": kv_pct}})
+        if kv_pct != track.kv_pct:
+            track.kv_pct = kv_pct
+            items.append({"ph": "C", "pid": pid, "ts": ts, "name": track.kv_name, "args": {"used_pct": kv_pct}})
         self._write_group(items)
 
     def _preempted(self, e: RequestPreempted) -> None:
@@ -203,11 +222,9 @@ class ChromeTraceWriter(TypedSink):
 
     def _completed(self, e: RequestCompleted) -> None:
         pid, tid = self._layout.gpu(e.node, e.replica)
-        done: dict[str, Any] = {"ph": "X", "dur": 0, "pid": pid, "tid": tid, "ts": _us(e.t_ns), "name": "done",
-                                "cat": "request", "args": {"request": e.request_id}}
         flow = self._routes.pop(e.request_id, 0)
-        if flow:
-            done["bind_id"], done["flow_in"] = _flow_id(flow), True
+        extra: dict[str, Any] = {"bind_id": _flow_id(flow), "flow_in": True} if flow else {}
+        done = self._marker_entry(pid, tid, e.t_ns, "done", "request", args={"request": e.request_id}, **extra)
         phases = (("queued", e.arrival_ns, e.scheduled_ns), ("prefill", e.scheduled_ns, e.first_token_ns),
                   ("decode", e.first_token_ns, e.t_ns))
         items = self._lifetime(pid, e.request_id, e.arrival_ns, e.t_ns, phases,
@@ -224,8 +241,8 @@ class ChromeTraceWriter(TypedSink):
             pid, tid = ROUTER_PID, ROUTER_TID
         items = self._lifetime(pid, e.request_id, e.arrival_ns, e.t_ns, (),
                                {"model": e.model, "outcome": "failed", "reason": e.reason})
-        items.append({"ph": "i", "s": "t", "pid": pid, "tid": tid, "ts": _us(e.t_ns), "name": "failed", "cat": "request",
-                      "args": {"request": e.request_id, "reason": e.reason}})
+        items.append(self._instant_entry(pid, tid, e.t_ns, "failed", "request",
+                                         args={"request": e.request_id, "reason": e.reason}))
         self._write_group(items)
 
     def _lifetime(self, pid: int, request_id: str, begin_ns: int, end_ns: int,
