@@ -75,6 +75,7 @@ class GpuActor(Actor):
         self.step_mode = step_mode
         self.pool = KVBlockPool(kv_blocks, opts.block_size)
         self.waiting = WaitingQueue(by_priority=opts.scheduling == "priority")
+        self._fcfs = opts.scheduling != "priority"
         self.running: list[Sequence] = []
         self.run: _Run | None = None
         self.pending_plan = BatchPlan()
@@ -108,10 +109,14 @@ class GpuActor(Actor):
         seq = Sequence(req, self.ctx.now, self.order)
         self.order += 1
         self.committed_tokens += req.input_tokens + req.output_tokens
+        behind_blocked_head = self._fcfs and len(self.waiting) > 0
         self.waiting.push(seq)
         self.ctx.emit(RequestQueued(t_ns=self.ctx.now, request_id=req.id, node=self.node, replica=self.name,
                                     resumed=msg.resumed))
-        self._poke()
+        # FCFS admits in queue order, so a request queued behind one the batch in flight could not
+        # take cannot join before that batch ends: cutting the run would change nothing.
+        if not (behind_blocked_head and (self.run is not None or self.costing)):
+            self._poke()
         self._report()
 
     def _poke(self) -> None:

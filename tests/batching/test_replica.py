@@ -123,3 +123,24 @@ def test_fast_forward_equals_step_mode(items: list, opts: ServingOptions, kv_blo
     for it in step.events_of(IterationRun):
         assert it.kv_used_blocks <= it.kv_total_blocks
         assert it.prefill_tokens + it.decode_tokens <= opts.max_num_batched_tokens or it.batch_size == 1
+
+
+def test_arrivals_behind_a_blocked_fcfs_head_do_not_cut_the_run() -> None:
+    """One sequence slot: B waits for A; C, D and E queue behind B and cannot change A's run.
+
+    FCFS: only B's arrival cuts A's fast-forwarded decode run (A runs as 48 iterations, the one
+    in flight when B came, then the other 250). With priority scheduling a later arrival might
+    overtake, so each arrival cuts. Both equal step mode.
+    """
+    ms = 1_000_000
+    reqs = [req(0, 20, 300), req(1, 20, 5, at_ns=50 * ms)] + [req(i, 20, 5, at_ns=(50 + 10 * i) * ms) for i in (2, 3, 4)]
+    runs = {}
+    for scheduling in ("fcfs", "priority"):
+        opts = ServingOptions(max_num_seqs=1, scheduling=scheduling)
+        fast = ReplicaHarness(reqs, opts, kv_blocks=1000).run()
+        step = ReplicaHarness(reqs, opts, kv_blocks=1000, step_mode=True).run()
+        assert outcome(fast) == outcome(step)
+        b_starts = next(f.scheduled_ns for f in fast.finished if f.request.id == "r1")
+        runs[scheduling] = [e.iterations for e in fast.events_of(IterationRun) if e.decode_tokens and e.t_ns <= b_starts]
+    assert runs["fcfs"] == [48, 1, 250]
+    assert sum(runs["priority"]) == 299 and len(runs["priority"]) == 9  # cut at B, C, D and E
