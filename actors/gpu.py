@@ -109,14 +109,15 @@ class GpuActor(Actor):
         seq = Sequence(req, self.ctx.now, self.order)
         self.order += 1
         self.committed_tokens += req.input_tokens + req.output_tokens
+        # FCFS admits in queue order, so a request queued behind one the batch in flight could not
+        # take cannot join before that batch ends: cutting the run would change nothing. The cut
+        # comes before the push: the iterations it reports ended before this request arrived.
         behind_blocked_head = self._fcfs and len(self.waiting) > 0
+        if not (behind_blocked_head and (self.run is not None or self.costing)):
+            self._poke()
         self.waiting.push(seq)
         self.ctx.emit(RequestQueued(t_ns=self.ctx.now, request_id=req.id, node=self.node, replica=self.name,
                                     resumed=msg.resumed))
-        # FCFS admits in queue order, so a request queued behind one the batch in flight could not
-        # take cannot join before that batch ends: cutting the run would change nothing.
-        if not (behind_blocked_head and (self.run is not None or self.costing)):
-            self._poke()
         self._report()
 
     def _poke(self) -> None:
