@@ -144,3 +144,14 @@ def test_arrivals_behind_a_blocked_fcfs_head_do_not_cut_the_run() -> None:
         runs[scheduling] = [e.iterations for e in fast.events_of(IterationRun) if e.decode_tokens and e.t_ns <= b_starts]
     assert runs["fcfs"] == [48, 1, 250]
     assert sum(runs["priority"]) == 299 and len(runs["priority"]) == 9  # cut at B, C, D and E
+
+
+def test_a_cut_run_reports_the_queue_as_it_was_when_it_ended() -> None:
+    """The iterations a cut applies ended before the arrival that cut them: it is not in their `waiting`."""
+    ms = 1_000_000
+    h = ReplicaHarness([req(0, 20, 300), req(1, 20, 5, at_ns=50 * ms)], ServingOptions(max_num_seqs=1),
+                       kv_blocks=1000).run()
+    before_b = [e for e in h.events_of(IterationRun) if e.t_ns < 50 * ms]
+    assert [e.iterations for e in before_b] == [1, 48] and all(e.waiting == 0 for e in before_b)
+    after_b = [e for e in h.events_of(IterationRun) if 50 * ms < e.t_ns < 300 * ms]
+    assert after_b and all(e.waiting == 1 for e in after_b)
