@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from llmsim import plotting
 from llmsim.commands.cost import add_model_args, build_cost_model, context_len, positive
 from llmsim.errors import UsageError
-
-INSTALL_HINT = "matplotlib is not installed: pip install 'llmsim[plot]' (or pip install matplotlib)"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -83,13 +82,7 @@ def _print(rows: Sequence[Row], peak: float, bw: float) -> None:
 
 
 def _plot(rows: Sequence[Row], peak: float, bw: float, path: str, title: str) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise UsageError(INSTALL_HINT, field="--plot") from None
+    plt = plotting.pyplot("--plot", field="--plot")
     intensities = [f / b for _, f, b, _ in rows if b > 0 and f > 0]
     lo, hi = min(intensities + [0.1]) / 2, max(intensities + [peak / bw]) * 4
     xs = [lo * (hi / lo) ** (i / 200) for i in range(201)]
@@ -103,12 +96,4 @@ def _plot(rows: Sequence[Row], peak: float, bw: float, path: str, title: str) ->
     ax.set_xlabel("arithmetic intensity (FLOP/byte)")
     ax.set_ylabel("attainable TFLOP/s")
     ax.set_title(f"roofline: {title}")
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=120)
-    except OSError as err:
-        from llmsim.errors import OutputError
-
-        raise OutputError(f"cannot write: {err.strerror}", file=path) from None
-    finally:
-        plt.close(fig)
+    plotting.save(fig, path, dpi=120)

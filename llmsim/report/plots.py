@@ -2,36 +2,27 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from llmsim import plotting
 from llmsim.report.collect import RunData
 from llmsim.report.series import Buckets
 
 DPI = 110
 
 
-def matplotlib_available() -> bool:
-    """Is the optional plotting dependency installed?"""
-    return importlib.util.find_spec("matplotlib") is not None
+matplotlib_available = plotting.available  # `llmsim report` checks it before reading the run
 
 
 def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return plotting.pyplot("llmsim report")
 
 
 def _save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    _pyplot().close(fig)
+    plotting.save(fig, str(path), dpi=DPI)
     return path
 
 

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 
-from llmsim.errors import OutputError, UsageError
+from llmsim import plotting
 from llmsim.workload.stats import rate_series
-
-INSTALL_HINT = "--plot needs matplotlib, which is not installed (pip install 'llmsim[plot]')"
 
 
 def require_matplotlib() -> None:
     """Raise a one-line UsageError when matplotlib cannot be imported."""
-    if importlib.util.find_spec("matplotlib") is None:
-        raise UsageError(INSTALL_HINT)
+    plotting.require("--plot")
 
 
 def plot_trace(path: str, offsets_s: np.ndarray | None, inputs: np.ndarray, outputs: np.ndarray, title: str) -> None:
     """Write a PNG: requests per second and per minute over time, then length histograms."""
-    require_matplotlib()
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = plotting.pyplot("--plot")
 
     fig, (ax_rate, ax_in, ax_out) = plt.subplots(3, 1, figsize=(9, 10))
     if offsets_s is not None and offsets_s.size:
@@ -39,10 +30,4 @@ def plot_trace(path: str, offsets_s: np.ndarray | None, inputs: np.ndarray, outp
         bins = np.geomspace(1, max(2, int(positive.max(initial=2))), 60)
         ax.hist(positive, bins=bins)
         ax.set(xscale="log", xlabel=name, ylabel="requests")
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=110)
-    except OSError as err:
-        raise OutputError(f"cannot write plot: {err.strerror or err}", file=path) from None
-    finally:
-        plt.close(fig)
+    plotting.save(fig, path, dpi=110)
