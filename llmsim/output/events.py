@@ -125,7 +125,10 @@ class RequestFailed(Event, frozen=True, kw_only=True, tag="request_failed"):
 
 
 class IterationRun(Event, frozen=True, kw_only=True, tag="iteration_run"):
-    """A run of `iterations` identical-shape iterations from start_ns to t_ns on one replica."""
+    """A run of `iterations` identical-shape iterations from start_ns to t_ns on one replica.
+
+    `kv_used_blocks` and `waiting` describe the replica when the run ended (t_ns).
+    """
 
     node: int
     replica: str
