@@ -125,10 +125,7 @@ class RequestFailed(Event, frozen=True, kw_only=True, tag="request_failed"):
 
 
 class IterationRun(Event, frozen=True, kw_only=True, tag="iteration_run"):
-    """A run of `iterations` identical-shape iterations from start_ns to t_ns on one replica.
-
-    `kv_used_blocks` and `waiting` describe the replica when the run ended (t_ns).
-    """
+    """A run of `iterations` identical-shape iterations from start_ns to t_ns on one replica (KV use and queue at t_ns)."""
 
     node: int
     replica: str
