@@ -33,11 +33,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-TRACES = ROOT.parent / "shared" / "data" / "traces"
-LENGTH_SOURCES = {
-    "azure-code": TRACES / "AzureLLMInferenceTrace_code.csv",
-    "mooncake": TRACES / "mooncake_synthetic_trace.jsonl",
-}
+SHARED_DATA = Path(os.environ.get("LLMSIM_SHARED_DATA", ROOT.parent / "shared" / "data"))
+LENGTH_FILES = {"azure-code": "AzureLLMInferenceTrace_code.csv", "mooncake": "mooncake_synthetic_trace.jsonl"}
+
+
+def length_source(source: str) -> Path:
+    """The real trace a scenario's lengths come from (the shared data, or LLMSIM_SHARED_DATA)."""
+    return SHARED_DATA / "traces" / LENGTH_FILES[source]
 MODEL = "llama-3.1-8b-instruct"
 HARDWARE = "nvidia_A100_80G_SXM"
 LOAD_FRACTION = 0.8  # arrivals at 80% of the measured cluster capacity
@@ -80,7 +82,7 @@ def _records(source: str, count: int, rate: float, seed: int) -> Iterator[Any]:
 
     limit = context_tokens()
     opts = GenerateOptions(count=count, rate=rate, seed=seed, model=MODEL)
-    for rec in generate(None, None, opts, joint=trace_lengths(str(LENGTH_SOURCES[source]))):
+    for rec in generate(None, None, opts, joint=trace_lengths(str(length_source(source)))):
         out = min(rec.output_tokens, limit // 2)
         if rec.input_tokens + out > limit or out != rec.output_tokens:
             rec = type(rec)(input_tokens=min(rec.input_tokens, limit - out), output_tokens=out,
@@ -302,8 +304,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(child(json.loads(args.child))))
         return 0
     outputs = {"both": (True, False), "on": (True,), "off": (False,)}[args.outputs]
+    names = _names(args.scenarios)
+    missing = sorted({str(length_source(SCENARIOS[n][2])) for n in names if not length_source(SCENARIOS[n][2]).exists()})
+    if missing:
+        print(f"bench: {missing[0]}: real trace not found (expected the shared data next to the repository, "
+              "or set LLMSIM_SHARED_DATA to its data/ folder)", file=sys.stderr)
+        return 2
     print(HEADER, flush=True)
-    doc = run_suite(_names(args.scenarios), cache=Path(args.cache), outputs=outputs, scale=args.scale,
+    doc = run_suite(names, cache=Path(args.cache), outputs=outputs, scale=args.scale,
                     calibration_requests=args.calibration_requests, repeat=args.repeat)
     for k, v in doc["derived"].items():
         print(f"{k}: {v:.2f}")

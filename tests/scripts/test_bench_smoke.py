@@ -6,6 +6,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -20,6 +22,8 @@ def _bench():  # type: ignore[no-untyped-def]
 def test_bench_runs_scenario_s_tiny_and_writes_json(tmp_path: Path) -> None:
     """Scenario S at 1% size runs with outputs on and off in child processes; the JSON has every field."""
     bench = _bench()
+    if not bench.length_source("azure-code").exists():
+        pytest.skip("shared Azure code trace not present")
     out = tmp_path / "results.json"
     rc = bench.main(["--scenarios", "S", "--scale", "0.01", "--calibration-requests", "50",
                      "--cache", str(tmp_path / "cache"), "--out", str(out), "--repeat", "2"])
@@ -63,3 +67,14 @@ def test_scenario_selector_knows_groups() -> None:
         assert "unknown scenario" in str(err)
     else:
         raise AssertionError("unknown scenario accepted")
+
+
+def test_bench_without_the_shared_traces_is_one_error_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Missing shared data: exit 2 and one line naming the file and LLMSIM_SHARED_DATA, before any work."""
+    bench = _bench()
+    monkeypatch.setattr(bench, "SHARED_DATA", tmp_path / "nowhere")
+    assert bench.main(["--scenarios", "S", "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "AzureLLMInferenceTrace_code.csv" in err[0] and "LLMSIM_SHARED_DATA" in err[0]
+    assert not (tmp_path / "r.json").exists()
