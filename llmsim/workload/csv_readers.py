@@ -6,7 +6,7 @@ import csv
 from collections.abc import Iterator
 
 from llmsim.errors import InputFileError
-from llmsim.workload.fields import LineContext, as_float, as_int, as_str, require
+from llmsim.workload.fields import LineContext, as_str, require, required_float, required_int
 from llmsim.workload.request import TraceRequest
 from llmsim.workload.source import default_id, iter_lines
 from llmsim.workload.timestamps import parse_datetime_s
@@ -51,8 +51,8 @@ def read_azure(path: str) -> Iterator[TraceRequest]:
         yield TraceRequest(
             id=default_id(path, ctx.line),
             line=ctx.line,
-            input_tokens=as_int(require(row, "ContextTokens", ctx), "ContextTokens", ctx),
-            output_tokens=as_int(require(row, "GeneratedTokens", ctx), "GeneratedTokens", ctx),
+            input_tokens=required_int(row, "ContextTokens", ctx),
+            output_tokens=required_int(row, "GeneratedTokens", ctx),
             arrival_s=(whole_s - day_start_s) + fraction_s,
         )
 
@@ -68,9 +68,9 @@ def read_burstgpt(path: str) -> Iterator[TraceRequest]:
         yield TraceRequest(
             id=default_id(path, ctx.line),
             line=ctx.line,
-            input_tokens=as_int(require(row, "Request tokens", ctx), "Request tokens", ctx),
-            output_tokens=as_int(require(row, "Response tokens", ctx), "Response tokens", ctx),
-            arrival_s=as_float(require(row, "Timestamp", ctx), "Timestamp", ctx),
+            input_tokens=required_int(row, "Request tokens", ctx),
+            output_tokens=required_int(row, "Response tokens", ctx),
+            arrival_s=required_float(row, "Timestamp", ctx),
             model=as_str(model, "Model", ctx) if model else None,
         )
 
@@ -82,7 +82,7 @@ def read_vidur(path: str) -> Iterator[TraceRequest]:
         yield TraceRequest(
             id=default_id(path, ctx.line),
             line=ctx.line,
-            input_tokens=as_int(require(row, "num_prefill_tokens", ctx), "num_prefill_tokens", ctx),
-            output_tokens=as_int(require(row, "num_decode_tokens", ctx), "num_decode_tokens", ctx),
-            arrival_s=None if arrived is None else as_float(require(row, "arrived_at", ctx), "arrived_at", ctx),
+            input_tokens=required_int(row, "num_prefill_tokens", ctx),
+            output_tokens=required_int(row, "num_decode_tokens", ctx),
+            arrival_s=None if arrived is None else required_float(row, "arrived_at", ctx),
         )

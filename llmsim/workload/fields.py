@@ -67,6 +67,16 @@ def as_float(value: Any, name: str, ctx: LineContext) -> float:
     raise ctx.error(f"got {value!r}", field=name, expected="a finite number")
 
 
+def required_int(row: Mapping[str, Any], name: str, ctx: LineContext) -> int:
+    """row[name] as an integer (missing or malformed: one error naming the field)."""
+    return as_int(require(row, name, ctx), name, ctx)
+
+
+def required_float(row: Mapping[str, Any], name: str, ctx: LineContext) -> float:
+    """row[name] as a finite float (missing or malformed: one error naming the field)."""
+    return as_float(require(row, name, ctx), name, ctx)
+
+
 def as_str(value: Any, name: str, ctx: LineContext) -> str:
     """A string; integers are accepted and turned into text (ids are often numeric)."""
     if isinstance(value, str):

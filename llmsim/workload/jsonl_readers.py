@@ -14,7 +14,8 @@ from llmsim.workload.fields import (
     as_int,
     as_int_tuple,
     as_str,
-    require,
+    required_float,
+    required_int,
 )
 from llmsim.workload.request import TraceRequest
 from llmsim.workload.source import default_id, iter_lines
@@ -60,8 +61,8 @@ def read_seed(path: str) -> Iterator[TraceRequest]:
         yield TraceRequest(
             id=_id(obj, ctx),
             line=ctx.line,
-            input_tokens=as_int(require(obj, "reported_token_input", ctx), "reported_token_input", ctx),
-            output_tokens=as_int(require(obj, "reported_token_output", ctx), "reported_token_output", ctx),
+            input_tokens=required_int(obj, "reported_token_input", ctx),
+            output_tokens=required_int(obj, "reported_token_output", ctx),
             model=_optional_str(obj, "model", ctx),
         )
 
@@ -73,9 +74,9 @@ def read_mooncake(path: str) -> Iterator[TraceRequest]:
         yield TraceRequest(
             id=_id(obj, ctx),
             line=ctx.line,
-            input_tokens=as_int(require(obj, "input_length", ctx), "input_length", ctx),
-            output_tokens=as_int(require(obj, "output_length", ctx), "output_length", ctx),
-            arrival_s=as_float(require(obj, "timestamp", ctx), "timestamp", ctx) / 1000.0,
+            input_tokens=required_int(obj, "input_length", ctx),
+            output_tokens=required_int(obj, "output_length", ctx),
+            arrival_s=required_float(obj, "timestamp", ctx) / 1000.0,
             prefix_hashes=() if hashes is None else as_int_tuple(hashes, "hash_ids", ctx),
             model=_optional_str(obj, "model", ctx),
         )
@@ -103,8 +104,8 @@ def _canonical_request(obj: dict[str, Any], ctx: LineContext) -> TraceRequest:
     return TraceRequest(
         id=_id(obj, ctx),
         line=ctx.line,
-        input_tokens=as_int(require(obj, "input_tokens", ctx), "input_tokens", ctx),
-        output_tokens=as_int(require(obj, "output_tokens", ctx), "output_tokens", ctx),
+        input_tokens=required_int(obj, "input_tokens", ctx),
+        output_tokens=required_int(obj, "output_tokens", ctx),
         model=_optional_str(obj, "model", ctx),
         arrival_s=_optional_float(obj, "arrival_s", ctx),
         priority=0 if priority is None else as_int(priority, "priority", ctx),
