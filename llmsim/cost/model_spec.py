@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from llmsim.cost import spec_cache
 from llmsim.errors import ConfigError, UnknownModelError
 
 
@@ -191,11 +192,18 @@ def _config_file(name_or_path: str) -> Path:
     return local
 
 
-def _read_config(path: Path) -> dict[str, Any]:
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"cannot read model config: {err}", file=str(path)) from None
+
+
+def _read_config(path: Path, data: bytes) -> dict[str, Any]:
     """Config values through transformers.AutoConfig; raw JSON if transformers lacks the type."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
+        raw = json.loads(data.decode("utf-8"))
+    except ValueError as err:
         raise ConfigError(f"cannot read model config: {err}", file=str(path)) from None
     if not isinstance(raw, dict):
         raise ConfigError("model config is not a JSON object", file=str(path))
@@ -254,4 +262,11 @@ def spec_from_config(name: str, values: dict[str, Any], where: str = "config.jso
 def load_model_spec(name_or_path: str) -> ModelSpec:
     """The ModelSpec for a shipped name, a Hugging Face id alias, or a local config folder/file."""
     path = _config_file(name_or_path)
-    return spec_from_config(resolve_model_name(name_or_path), _read_config(path), str(path))
+    name = resolve_model_name(name_or_path)
+    data = _read_bytes(path)
+    key = spec_cache.cache_key(name, data)
+    spec = spec_cache.load(key)
+    if spec is None:
+        spec = spec_from_config(name, _read_config(path, data), str(path))
+        spec_cache.store(key, spec)
+    return spec
