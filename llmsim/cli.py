@@ -40,12 +40,33 @@ class OneLineParser(argparse.ArgumentParser):
         raise UsageError(message, field=field, expected=expected)
 
 
+class _VersionAction(argparse.Action):
+    """`--version`: the package version and which build runs (worked out only when asked)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the version and the build (plain Python or compiled), then exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kwargs: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from llmsim.buildinfo import describe
+
+        try:
+            number = version("llmsim")
+        except PackageNotFoundError:
+            number = "unknown"
+        print(f"llmsim {number} ({describe()})")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every subcommand registered."""
     parser = OneLineParser(
         prog="llmsim",
         description="Discrete-event simulator of LLM inference serving clusters.",
     )
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="diagnostics on stderr (default info)")
     parser.add_argument("--log-format", choices=LOG_FORMATS, default="console", help="console lines or JSON lines")

@@ -234,7 +234,9 @@ def derived(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def machine_meta() -> dict[str, Any]:
-    """Where and on what code the numbers were taken."""
+    """Where and on what code (and which build of it) the numbers were taken."""
+    from llmsim.buildinfo import describe
+
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                 text=True).stdout.strip()
@@ -242,7 +244,7 @@ def machine_meta() -> dict[str, Any]:
         commit = ""
     return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
             "processor": platform.processor() or platform.machine(), "git_commit": commit,
-            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "build": describe()}
 
 
 HEADER = (f"{'scenario':<14}{'req':>10}{'gpus':>5}{'out':>5}{'wall s':>9}{'cpu s':>8}{'req/s':>9}{'events':>12}"
@@ -310,6 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench: {missing[0]}: real trace not found (expected the shared data next to the repository, "
               "or set LLMSIM_SHARED_DATA to its data/ folder)", file=sys.stderr)
         return 2
+    from llmsim.buildinfo import describe
+
+    print(f"build: {describe()}")
     print(HEADER, flush=True)
     doc = run_suite(names, cache=Path(args.cache), outputs=outputs, scale=args.scale,
                     calibration_requests=args.calibration_requests, repeat=args.repeat)

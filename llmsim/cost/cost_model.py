@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmsim.cost import operators as opmod
 from llmsim.cost.calibration import CalibrationProfile, get_profile
@@ -21,6 +21,18 @@ _MEMO_LIMIT = 1 << 20  # entries per memo before it is cleared (bounds memory on
 _TUPLE_MEMO_LIMIT = 1 << 16  # the same for memos keyed by chunk tuples (bigger keys, fewer repeats)
 _SCALAR_RUN_MAX = 24  # decode runs up to this length are timed in plain Python (faster than numpy there)
 _LOGIT_ROWS_PROFILED = 256  # logits rows held during vLLM's memory profiling run (max_num_seqs)
+
+
+def _int_sum(values: Any) -> int:
+    """sum() as a Python int, for int sequences and numpy arrays alike (a compiled build checks the type)."""
+    return int(sum(values))
+
+
+def _int_tuple(values: Any) -> tuple[int, ...]:
+    """A tuple of Python ints (the GPU actor's tuples pass as they are; lists and arrays are converted)."""
+    if type(values) is tuple:
+        return values  # type: ignore[no-any-return]
+    return tuple([int(v) for v in values])
 
 
 class CostModel:
@@ -213,10 +225,10 @@ class CostModel:
     ) -> int:
         """Nanoseconds of one mixed iteration: prefill chunks plus decode sequences (never empty)."""
         seqs = len(decode_ctx)
-        ctx_sum = int(sum(decode_ctx))
+        ctx_sum = _int_sum(decode_ctx)
         if len(prefill_new) == 0:
             return self.decode_ns(seqs, ctx_sum)
-        key = (tuple(prefill_new), tuple(prefill_cached), seqs, ctx_sum)
+        key = (_int_tuple(prefill_new), _int_tuple(prefill_cached), seqs, ctx_sum)
         cached = self._mixed_memo.get(key)
         if cached is None:
             cached = self._mixed_ns(key[0], key[1], seqs, ctx_sum)
@@ -228,7 +240,7 @@ class CostModel:
     def _mixed_ns(self, new: tuple[int, ...], cached: tuple[int, ...], seqs: int, ctx_sum: int) -> int:
         if len(new) != len(cached):
             raise UsageError("prefill_new and prefill_cached differ in length")
-        tokens = sum(new) + seqs
+        tokens = _int_sum(new) + seqs
         total = self._fixed_s(tokens, seqs + len(new))
         total += self.spec.num_layers * self._prefill_attention_s(new, cached)
         if seqs:
@@ -272,7 +284,7 @@ class CostModel:
         """
         if k > _SCALAR_RUN_MAX:
             return self.decode_run_ns(decode_ctx, k).tolist()  # type: ignore[arg-type]
-        return self._decode_scalar_ns(len(decode_ctx), int(sum(decode_ctx)), k)
+        return self._decode_scalar_ns(len(decode_ctx), _int_sum(decode_ctx), k)
 
     def _decode_scalar_ns(self, seqs: int, ctx_sum: int, k: int) -> list[int]:
         """`_to_ns(_decode_s(seqs, ctx_sum + seqs * arange(k)))` in plain Python, bit for bit."""
@@ -302,7 +314,7 @@ class CostModel:
         out: dict[str, float] = {}
         for op in self.breakdown(prefill_new, prefill_cached, decode_ctx):
             out[op.name] = out.get(op.name, 0.0) + op.repeats * self.op_time_s(op)
-        tokens = sum(prefill_new) + len(decode_ctx)
+        tokens = _int_sum(prefill_new) + len(decode_ctx)
         out["tp_allreduce"] = 2 * self.spec.num_layers * self.allreduce_s(tokens)
         seqs = len(decode_ctx) + len(prefill_new)
         out["iteration_overhead"] = self._overhead_s(seqs)
@@ -313,12 +325,12 @@ class CostModel:
     ) -> list[Op]:
         """The operators of one iteration (per-layer ops once, with `repeats`), attention included."""
         seqs = len(decode_ctx)
-        tokens = sum(prefill_new) + seqs
+        tokens = _int_sum(prefill_new) + seqs
         ops = opmod.linear_ops(self.shard, self.precision, tokens, seqs + len(prefill_new))
         if len(prefill_new):
             ops.append(opmod.prefill_attention_op(self.shard, self.precision, prefill_new, prefill_cached,
                                                   self.hw.onchip_buffer_bytes, self.kv_reads))
         if seqs:
-            ops.append(opmod.decode_attention_op(self.shard, self.precision, seqs, int(sum(decode_ctx)),
+            ops.append(opmod.decode_attention_op(self.shard, self.precision, seqs, _int_sum(decode_ctx),
                                                  self.kv_reads))
         return ops

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
+
+try:  # present wherever the compiled build was made (it comes with mypy); a no-op otherwise
+    from mypy_extensions import mypyc_attr
+except ImportError:  # pragma: no cover - depends on the install
+    def mypyc_attr(*_args: Any, **_kwargs: Any) -> Callable[[type], type]:  # type: ignore[misc]
+        return lambda cls: cls
 
 if TYPE_CHECKING:
     import numpy as np
@@ -12,14 +18,41 @@ if TYPE_CHECKING:
     from llmsim.kernel.mailbox import Envelope
 
 
+_RECEIVERS: dict[tuple[str | None, str], tuple[type, ...]] = {}  # (module, "Class.method") -> message types
+
+
 def handles(*msg_types: type) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Mark a method as the receiver of the given message types."""
+    """Mark a method as the receiver of the given message types.
+
+    The mark lives in a registry keyed by the method's qualified name, not on the function:
+    a compiled method (see docs/performance.md) takes no attributes.
+    """
 
     def mark(fn: Callable[..., None]) -> Callable[..., None]:
-        fn._handles = msg_types  # type: ignore[attr-defined]
+        _RECEIVERS[getattr(fn, "__module__", None), fn.__qualname__] = msg_types
         return fn
 
     return mark
+
+
+_TABLES: dict[type, dict[type, str]] = {}
+
+
+def _dispatch_table(cls: type) -> dict[type, str]:
+    """{message type: method name} for a class, subclasses overriding their bases (built once per class)."""
+    table = _TABLES.get(cls)
+    if table is not None:
+        return table
+    table = _TABLES[cls] = {}
+    for klass in reversed(cls.__mro__):
+        for attr, fn in vars(klass).items():
+            qualname = getattr(fn, "__qualname__", None)
+            if qualname is None:
+                continue
+            types = _RECEIVERS.get((klass.__module__, qualname)) or _RECEIVERS.get((None, qualname), ())
+            for msg_type in types:
+                table[msg_type] = attr
+    return table
 
 
 class Context:
@@ -63,24 +96,14 @@ class Context:
         self._sim.remove_actor(name)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Actor:
     """Base of every actor: override on_start and declare receivers with @handles."""
-
-    _dispatch: ClassVar[dict[type, str]] = {}
-    _bound: dict[type, Callable[[Any], None]] | None = None  # _dispatch as bound methods, built once
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        table: dict[type, str] = {}
-        for klass in reversed(cls.__mro__):
-            for attr, fn in vars(klass).items():
-                for msg_type in getattr(fn, "_handles", ()):
-                    table[msg_type] = attr
-        cls._dispatch = table
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.ctx: Context
+        self._bound: dict[type, Callable[[Any], None]] | None = None  # handlers as bound methods, built once
 
     def bind(self, ctx: Context) -> None:
         """Attach the context (called by the simulation when the actor is added)."""
@@ -96,7 +119,7 @@ class Actor:
         """Dispatch `msg` to the method registered for its type."""
         bound = self._bound
         if bound is None:  # once per actor: a getattr per message was a visible share of a run
-            bound = self._bound = {t: getattr(self, attr) for t, attr in self._dispatch.items()}
+            bound = self._bound = {t: getattr(self, attr) for t, attr in _dispatch_table(type(self)).items()}
         handler = bound.get(type(msg))
         if handler is None:
             raise TypeError(f"{type(self).__name__} {self.name!r} has no handler for {type(msg).__name__}")

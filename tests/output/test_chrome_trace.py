@@ -11,6 +11,7 @@ import pytest
 from llmsim.options import ReplayOptions
 from llmsim.output import chrome_trace
 from llmsim.output.chrome_trace import DEFAULT_DETAIL, DETAIL_LEVELS, ChromeTraceWriter
+from llmsim.output.events import IterationRun
 
 from .conftest import raw_events, replay
 from .trace_checks import async_violations, flow_pairs, nesting_violations
@@ -105,7 +106,9 @@ def test_auto_detail_shows_iterations_up_to_its_budget(tmp_path: Path, monkeypat
     marker = [e for e in cut if e["name"] == "iteration detail ends"]
     assert len(marker) == 1 and marker[0]["ts"] >= max(e["ts"] + e["dur"] for e in slices)
     assert nesting_violations(cut) == [] and async_violations(cut) == []
-    assert ChromeTraceWriter.__init__.__defaults__ == (DEFAULT_DETAIL,) and DEFAULT_DETAIL == "auto"
+    writer = ChromeTraceWriter(tmp_path / "default.json")  # the writer's own default is auto too
+    assert writer.handlers[IterationRun].__name__ == "_iteration_within_budget" and DEFAULT_DETAIL == "auto"
+    writer.close()
     assert ReplayOptions(input="x").trace_detail == DEFAULT_DETAIL
 
 

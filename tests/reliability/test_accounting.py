@@ -82,16 +82,17 @@ def test_signal_in_process_gives_incomplete_stats(tmp_path: Path, monkeypatch: p
     from llmsim.kernel import Simulation
     from llmsim.output.events import RequestArrived
 
-    class SignallingSimulation(Simulation):
-        sent = False
+    sent: list[bool] = []
 
-        def emit(self, event: object) -> None:
-            super().emit(event)
-            if not self.sent and isinstance(event, RequestArrived) and event.t_ns >= 5_000_000_000:
-                self.sent = True
-                os.kill(os.getpid(), signal.SIGINT)
+    def signal_at_5s(event: object) -> None:
+        if not sent and isinstance(event, RequestArrived) and event.t_ns >= 5_000_000_000:
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(replay_module, "Simulation", SignallingSimulation)
+    def signalling_simulation(seed: int, sinks: list[object]) -> Simulation:
+        return Simulation(seed=seed, sinks=[*sinks, signal_at_5s])  # type: ignore[list-item]
+
+    monkeypatch.setattr(replay_module, "Simulation", signalling_simulation)
     opts = write(tmp_path, [{**OK, "arrival_s": i * 0.5} for i in range(400)])
     result = run_replay(opts)
     stats = json.loads((tmp_path / "out" / "stats.json").read_bytes())
