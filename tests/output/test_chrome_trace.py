@@ -136,3 +136,23 @@ def test_the_checks_catch_broken_traces() -> None:
                 {"ph": "b", "cat": "request", "id": "r", "ts": 0.0, "name": "queued"},
                 {"ph": "e", "cat": "request", "id": "r", "ts": 1.0, "name": "request r"}]
     assert async_violations(unclosed)
+
+
+def test_request_ids_of_any_characters_survive_the_trace(tmp_path: Path) -> None:
+    """Lifetimes and routing markers are written as JSON text: ids with quotes, backslashes,
+    control characters and non-ASCII come back exactly, on both ends of each flow."""
+    ids = ['say "hi"', "back\\slash", "naïve-中文", "tab\there", "bell\x07", "plain"]
+    trace_file = tmp_path / "odd.jsonl"
+    trace_file.write_text("".join(orjson.dumps({"id": rid, "input_tokens": 50 + i, "output_tokens": 5,
+                                                "arrival_s": i * 0.01}).decode() + "\n"
+                                  for i, rid in enumerate(ids)))
+    trace = _trace(replay(tmp_path / "out", "--input", str(trace_file), "--n-engines", "1",
+                          "--trace-detail", "iterations"))
+    routed = {e["args"]["request"] for e in trace if e["name"] == "route"}
+    done = {e["args"]["request"] for e in trace if e["name"] == "done"}
+    lifetimes = {e["id"] for e in trace if e.get("cat") == "request" and e["ph"] == "b"}
+    assert routed == done == lifetimes == set(ids)
+    assert {e["name"] for e in trace if e["ph"] == "b" and e["name"].startswith("request ")} == {
+        f"request {rid}" for rid in ids}
+    outs, ins = flow_pairs(trace)
+    assert nesting_violations(trace) == [] and async_violations(trace) == [] and outs == ins and len(outs) == len(ids)
