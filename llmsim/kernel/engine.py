@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import heapq
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -10,6 +11,12 @@ import numpy as np
 
 from llmsim.kernel.actor import Actor, Context
 from llmsim.kernel.mailbox import Envelope, Mailbox
+
+# Young-generation GC threshold while the loop runs (CPython's default is 700). Messages and
+# events are gc=False Structs, so the collector finds almost nothing per pass, yet its passes
+# over the cost model's memos cost ~5% of a run; 50,000 cut them from 364 to 3 on a 30,000-request
+# replay with the same peak memory. The caller's threshold is restored when run() returns.
+RUN_GC_THRESHOLD = 50_000
 
 
 class Simulation:
@@ -92,6 +99,15 @@ class Simulation:
             self._started = True
             for started in list(self.actors.values()):
                 started.on_start()
+        threshold = gc.get_threshold()
+        gc.set_threshold(max(threshold[0], RUN_GC_THRESHOLD), threshold[1], threshold[2])
+        try:
+            return self._loop(until_ns)
+        finally:
+            gc.set_threshold(*threshold)
+
+    def _loop(self, until_ns: int | None) -> int:
+        """The delivery loop behind run()."""
         heap, actors, pop = self.mailbox._heap, self.actors, heapq.heappop
         # This loop is the whole event loop: pop the earliest envelope, advance the clock to
         # it, hand it to its actor. Everything about LLM serving lives in the actors. (It reads

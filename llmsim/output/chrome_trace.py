@@ -44,6 +44,11 @@ def _us(t_ns: int) -> float:
     return t_ns / 1000.0
 
 
+def _ts(t_ns: int) -> str:
+    """`_us` as JSON text with three decimals (integer formatting: ~2x faster than a float's repr)."""
+    return "%d.%03d" % divmod(t_ns, 1000)
+
+
 def _flow_id(n: int) -> str:
     """Perfetto reads v2 flow `bind_id`s as hexadecimal numbers."""
     return f"0x{n:x}"
@@ -204,8 +209,8 @@ class ChromeTraceWriter(TypedSink):
             track = self._gpu_tracks[e.replica] = _GpuTrack(*self._layout.gpu(e.node, e.replica), e.replica)
         # The hottest entries of a trace are written as JSON text directly (3x faster than
         # dicts through orjson); every string in them is a number or an escaped literal.
-        pid, ts = track.pid, _us(e.t_ns)
-        text = (f'{{"ph":"X","pid":{pid},"tid":{track.tid},"ts":{_us(e.start_ns)},"dur":{_us(e.t_ns - e.start_ns)},'
+        pid, ts = track.pid, _ts(e.t_ns)
+        text = (f'{{"ph":"X","pid":{pid},"tid":{track.tid},"ts":{_ts(e.start_ns)},"dur":{_ts(e.t_ns - e.start_ns)},'
                 f'"name":"{iteration_name(e.prefill_tokens, e.decode_tokens)}","cat":"iteration",'
                 f'"args":{{"iterations":{e.iterations},"batch_size":{e.batch_size},'
                 f'"prefill_tokens":{e.prefill_tokens},"decode_tokens":{e.decode_tokens},'
@@ -230,7 +235,7 @@ class ChromeTraceWriter(TypedSink):
         self._routes[e.request_id] = self._next_flow  # a re-routed request keeps only its last arrow
         lit = self._literals
         self._write_text(
-            f'{{"ph":"X","dur":0,"pid":{ROUTER_PID},"tid":{ROUTER_TID},"ts":{_us(e.t_ns)},"name":"route",'
+            f'{{"ph":"X","dur":0,"pid":{ROUTER_PID},"tid":{ROUTER_TID},"ts":{_ts(e.t_ns)},"name":"route",'
             f'"cat":"routing","bind_id":"{_flow_id(self._next_flow)}","flow_out":true,'
             f'"args":{{"request":{_json(e.request_id)},"node":{e.node},"replica":{lit[e.replica]},'
             f'"policy":{lit[e.policy]}}}}}')
@@ -241,7 +246,7 @@ class ChromeTraceWriter(TypedSink):
         flow = self._routes.pop(e.request_id, 0)
         lit, rid = self._literals, _json(e.request_id)
         title = _json(f"request {e.request_id}")
-        arrived, scheduled, first, done = _us(e.arrival_ns), _us(e.scheduled_ns), _us(e.first_token_ns), _us(e.t_ns)
+        arrived, scheduled, first, done = _ts(e.arrival_ns), _ts(e.scheduled_ns), _ts(e.first_token_ns), _ts(e.t_ns)
         c = f'{{"cat":"request","id":{rid},"pid":{pid},"ph":'
         bind = f'"bind_id":"{_flow_id(flow)}","flow_in":true,' if flow else ""
         self._write_text(

@@ -182,3 +182,34 @@ def test_sinks_with_handlers_get_only_their_types() -> None:
     assert everything == ["x", 1, 2.5, 3, 4]
     assert picky.got == [1, 3, 4]
     assert late == [4]
+
+
+def test_run_relaxes_the_young_gc_threshold_and_restores_it() -> None:
+    """During run() the young generation collects less often; the caller's setting comes back, even on errors."""
+    import gc
+
+    from llmsim.kernel.engine import RUN_GC_THRESHOLD
+
+    seen: list[int] = []
+
+    class Probe(Actor):
+        @handles(Ping)
+        def on_ping(self, msg: Ping) -> None:
+            seen.append(gc.get_threshold()[0])
+            if msg.n == 2:
+                raise RuntimeError("handler failed")
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, before[1], before[2])
+        sim = Simulation()
+        sim.add_actor(Probe("p"))
+        sim.post("t", "p", Ping(n=1), 5)
+        sim.run()
+        assert seen == [RUN_GC_THRESHOLD] and gc.get_threshold()[0] == 700
+        sim.post("t", "p", Ping(n=2), 5)
+        with pytest.raises(RuntimeError):
+            sim.run()
+        assert gc.get_threshold()[0] == 700
+    finally:
+        gc.set_threshold(*before)
