@@ -245,7 +245,7 @@ class ChromeTraceWriter(TypedSink):
         pid, tid = self._layout.gpu(e.node, e.replica)
         flow = self._routes.pop(e.request_id, 0)
         lit, rid = self._literals, _json(e.request_id)
-        title = _json(f"request {e.request_id}")
+        title = '"request ' + rid[1:]  # JSON escaping is per character: the id's literal, prefixed
         arrived, scheduled, first, done = _ts(e.arrival_ns), _ts(e.scheduled_ns), _ts(e.first_token_ns), _ts(e.t_ns)
         c = f'{{"cat":"request","id":{rid},"pid":{pid},"ph":'
         bind = f'"bind_id":"{_flow_id(flow)}","flow_in":true,' if flow else ""
