@@ -137,6 +137,9 @@ class GpuActor(Actor):
     @handles(ScheduleNow)
     def on_schedule(self, msg: ScheduleNow) -> None:
         self.schedule_pending = False
+        self._schedule()
+
+    def _schedule(self) -> None:
         if self.run is None and not self.costing:
             self._start_iteration()
             self._report()
@@ -227,7 +230,10 @@ class GpuActor(Actor):
         self._advance(run, run.k)
         self._complete_finished()
         self._report()
-        self._request_schedule()
+        if self.schedule_pending or not self.ctx.alone_in_instant():
+            self._request_schedule()
+        else:  # nothing else can arrive at this instant: decide now, as the ScheduleNow would
+            self._schedule()
 
     def _cut(self) -> None:
         """End the current run at the first iteration boundary at or after now."""

@@ -79,6 +79,16 @@ class Context:
         """Name of the actor that sent the message being handled."""
         return self._sim.current_src
 
+    def alone_in_instant(self) -> bool:
+        """True when no other message is due at the current instant (in any phase).
+
+        Nothing more can then happen at this instant except what the running handler sends, so
+        an actor may do at once what it would otherwise ask itself to do in a later phase of
+        the instant: the same result, one message fewer.
+        """
+        heap = self._sim.mailbox._heap
+        return not heap or heap[0][0] > self._sim.now
+
     def send(self, dst: str, msg: Any, delay_ns: int = 0, phase: int = 0) -> None:
         """Deliver `msg` to `dst` after `delay_ns` (0 = now), in `phase` of that instant."""
         self._sim.post(self.name, dst, msg, delay_ns, phase)

@@ -213,3 +213,24 @@ def test_run_relaxes_the_young_gc_threshold_and_restores_it() -> None:
         assert gc.get_threshold()[0] == 700
     finally:
         gc.set_threshold(*before)
+
+
+def test_alone_in_instant_sees_other_messages_due_now() -> None:
+    """An actor is alone in its instant only when no other message is due then, whatever the phase."""
+    answers: list[tuple[int, bool]] = []
+
+    class Asker(Actor):
+        @handles(Ping)
+        def on_ping(self, msg: Ping) -> None:
+            answers.append((msg.n, self.ctx.alone_in_instant()))
+            if msg.n == 3:
+                self.ctx.send(self.name, Ping(n=4))  # sent now, due now: no longer alone
+                answers.append((5, self.ctx.alone_in_instant()))
+
+    sim = Simulation()
+    sim.add_actor(Asker("a"))
+    sim.post("t", "a", Ping(n=1), 10)
+    sim.post("t", "a", Ping(n=2), 10, phase=2)  # same instant, later phase
+    sim.post("t", "a", Ping(n=3), 20)
+    sim.run()
+    assert answers == [(1, False), (2, True), (3, True), (5, False), (4, True)]
