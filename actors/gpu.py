@@ -18,7 +18,6 @@ from __future__ import annotations
 import bisect
 from itertools import accumulate
 
-import numpy as np
 
 from llmsim.batching import BatchPlan, Sequence, WaitingQueue, schedule
 from llmsim.batching.fastforward import can_extend_prefill, can_fast_forward, decode_tail_length, run_length
@@ -177,8 +176,7 @@ class GpuActor(Actor):
         ctx = [after.get(id(s), s.computed + 1) for s in self.running]
         remaining = min(s.remaining_output for s in self.running) - 1
         held = sum(s.blocks for s in self.running)
-        k = decode_tail_length(np.asarray(ctx, dtype=np.int64), held, self.pool.free, self.opts.block_size,
-                               remaining)
+        k = decode_tail_length(ctx, held, self.pool.free, self.opts.block_size, remaining)
         return (tuple(ctx), k) if k else ((), 0)
 
     def _apply(self, plan: BatchPlan) -> None:

@@ -20,7 +20,7 @@ def can_fast_forward(plan: BatchPlan, running: list[Sequence], waiting: int) -> 
     )
 
 
-def decode_tail_length(ctx: np.ndarray, held_blocks: int, free_blocks: int, block_size: int, k_max: int) -> int:
+def decode_tail_length(ctx: list[int], held_blocks: int, free_blocks: int, block_size: int, k_max: int) -> int:
     """Decode iterations (0..k_max) that fit: iteration j needs ceil((ctx + j) / block_size) blocks.
 
     `ctx` are the tokens in KV before the first of these iterations, `held_blocks` what the
@@ -28,12 +28,15 @@ def decode_tail_length(ctx: np.ndarray, held_blocks: int, free_blocks: int, bloc
     """
     if k_max <= 0:
         return 0
+    bs = block_size
+    # The common answer (the KV pool is not the limit) in plain Python: batches are small, numpy calls cost more.
+    if sum([(c + k_max + bs - 1) // bs for c in ctx]) - held_blocks <= free_blocks:
+        return k_max
+    arr = np.asarray(ctx, dtype=np.int64)
 
     def extra(j: int) -> int:  # ceil((ctx + j) / bs) == (ctx + j + bs - 1) // bs: two ufuncs, one sum
-        return int(((ctx + (j + block_size - 1)) // block_size).sum()) - held_blocks
+        return int(((arr + (j + bs - 1)) // bs).sum()) - held_blocks
 
-    if extra(k_max) <= free_blocks:
-        return k_max
     lo, hi = 0, k_max  # extra(lo) <= free (or lo = 0), extra(hi) > free
     while hi - lo > 1:
         mid = (lo + hi) // 2
@@ -76,8 +79,5 @@ def run_length(plan: BatchPlan, free_blocks_after: int, block_size: int) -> int:
     computed = [s.computed for s in seqs]
     bs = block_size
     held = sum([(c + bs) // bs for c in computed])  # blocks after iteration 1: ceil((c + 1) / bs)
-    # The common answer (the KV pool is not the limit) in plain Python: small batches, no numpy.
-    if sum([(c + k_complete + bs - 1) // bs for c in computed]) - held <= free_blocks_after:
-        return k_complete
-    # Otherwise the KV pool is: the last iteration whose extra blocks fit (iteration 1 always does).
-    return max(1, decode_tail_length(np.asarray(computed, dtype=np.int64), held, free_blocks_after, bs, k_complete))
+    # The run stops at the first completion, or at the last iteration whose blocks fit (the first always does).
+    return max(1, decode_tail_length(computed, held, free_blocks_after, bs, k_complete))
