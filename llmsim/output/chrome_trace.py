@@ -122,7 +122,7 @@ class _GpuTrack:
 
     def __init__(self, pid: int, tid: int, replica: str) -> None:
         self.pid, self.tid = pid, tid
-        self.queue_name, self.kv_name = _json(f"{replica} queue"), _json(f"{replica} KV")  # JSON literals
+        self.queue_name, self.kv_name = f"{replica} queue", f"{replica} KV"
         self.waiting: int | None = None
         self.kv_pct: float | None = None
 
@@ -207,22 +207,22 @@ class ChromeTraceWriter(TypedSink):
         track = self._gpu_tracks.get(e.replica)
         if track is None:
             track = self._gpu_tracks[e.replica] = _GpuTrack(*self._layout.gpu(e.node, e.replica), e.replica)
-        # The hottest entries of a trace are written as JSON text directly (3x faster than
-        # dicts through orjson); every string in them is a number or an escaped literal.
-        pid, ts = track.pid, _ts(e.t_ns)
-        text = (f'{{"ph":"X","pid":{pid},"tid":{track.tid},"ts":{_ts(e.start_ns)},"dur":{_ts(e.t_ns - e.start_ns)},'
-                f'"name":"{iteration_name(e.prefill_tokens, e.decode_tokens)}","cat":"iteration",'
-                f'"args":{{"iterations":{e.iterations},"batch_size":{e.batch_size},'
-                f'"prefill_tokens":{e.prefill_tokens},"decode_tokens":{e.decode_tokens},'
-                f'"kv_used_blocks":{e.kv_used_blocks},"kv_total_blocks":{e.kv_total_blocks},"waiting":{e.waiting}}}}}')
+        pid = track.pid
+        items: list[dict[str, Any]] = [
+            {"ph": "X", "pid": pid, "tid": track.tid, "ts": _us(e.start_ns), "dur": _us(e.t_ns - e.start_ns),
+             "name": iteration_name(e.prefill_tokens, e.decode_tokens), "cat": "iteration",
+             "args": {"iterations": e.iterations, "batch_size": e.batch_size, "prefill_tokens": e.prefill_tokens,
+                      "decode_tokens": e.decode_tokens, "kv_used_blocks": e.kv_used_blocks,
+                      "kv_total_blocks": e.kv_total_blocks, "waiting": e.waiting}}]
+        ts = _us(e.t_ns)
         if e.waiting != track.waiting:
             track.waiting = e.waiting
-            text += f',{{"ph":"C","pid":{pid},"ts":{ts},"name":{track.queue_name},"args":{{"waiting":{e.waiting}}}}}'
+            items.append({"ph": "C", "pid": pid, "ts": ts, "name": track.queue_name, "args": {"waiting": e.waiting}})
         kv_pct = round(100.0 * e.kv_used_blocks / e.kv_total_blocks if e.kv_total_blocks else 0.0, 2)
         if kv_pct != track.kv_pct:
             track.kv_pct = kv_pct
-            text += f',{{"ph":"C","pid":{pid},"ts":{ts},"name":{track.kv_name},"args":{{"used_pct":{kv_pct}}}}}'
-        self._write_text(text)
+            items.append({"ph": "C", "pid": pid, "ts": ts, "name": track.kv_name, "args": {"used_pct": kv_pct}})
+        self._write_group(items)
 
     def _preempted(self, e: RequestPreempted) -> None:
         pid, tid = self._layout.gpu(e.node, e.replica)
@@ -241,7 +241,12 @@ class ChromeTraceWriter(TypedSink):
             f'"policy":{lit[e.policy]}}}}}')
 
     def _completed(self, e: RequestCompleted) -> None:
-        """The request's async slice with its queued / prefill / decode phases, and the flow's end."""
+        """The request's async slice with its queued / prefill / decode phases, and the flow's end.
+
+        Written as JSON text by one f-string (every string in it a number or an orjson-escaped
+        literal): 1.7x faster than ten dicts through orjson, 2.4x once compiled. (Iteration
+        slices, a single dict with counters, are not: orjson wins there.)
+        """
         pid, tid = self._layout.gpu(e.node, e.replica)
         flow = self._routes.pop(e.request_id, 0)
         lit, rid = self._literals, _json(e.request_id)
