@@ -18,7 +18,6 @@ from __future__ import annotations
 import bisect
 from itertools import accumulate
 
-
 from llmsim.batching import BatchPlan, Sequence, WaitingQueue, schedule
 from llmsim.batching.fastforward import can_extend_prefill, can_fast_forward, decode_tail_length, run_length
 from llmsim.config.environment import ServingOptions
