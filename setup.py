@@ -12,6 +12,7 @@ from setuptools import setup
 # The event loop and everything it calls once per message, per iteration or per request.
 COMPILED_MODULES = [
     "llmsim/kernel/actor.py",
+    "llmsim/kernel/clock.py",
     "llmsim/kernel/engine.py",
     "llmsim/kernel/mailbox.py",
     "llmsim/batching/fastforward.py",
@@ -27,11 +28,13 @@ COMPILED_MODULES = [
     "actors/node.py",
     "actors/router.py",
     "llmsim/output/chrome_trace.py",
+    "llmsim/output/event_log.py",
     "llmsim/output/histogram.py",
     "llmsim/output/requests_log.py",
     "llmsim/output/stats.py",
     "llmsim/workload/arrivals.py",
     "llmsim/workload/fields.py",
+    "llmsim/workload/formats.py",
     "llmsim/workload/jsonl_readers.py",
     "llmsim/workload/source.py",
 ]

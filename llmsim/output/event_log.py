@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, get_args
 
 import msgspec
 
@@ -41,9 +41,15 @@ class JsonlWriter:
 
 
 class EventLogWriter(JsonlWriter):
-    """The events.jsonl sink: every event, one line each."""
+    """The events.jsonl sink: every event, one line each.
 
-    __call__ = JsonlWriter.write  # every event (no `handlers`): one call per event, no wrapper
+    It lists every event type in `handlers` (see llmsim.output.sink), so the simulation calls
+    `write` directly; it has no `__call__` (the compiled build cannot keep one).
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.handlers: dict[type, Callable[[Any], None]] = {t: self.write for t in get_args(AnyEvent)}
 
 
 def read_events(path: Path) -> Iterator[Event]:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
 from llmsim.kernel.clock import ns_to_s
 from llmsim.output.event_log import JsonlWriter
 from llmsim.output.events import RequestCompleted, RequestFailed
-from llmsim.output.sink import TypedSink
 
 
 class RequestRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -48,12 +49,12 @@ def record_of(event: RequestCompleted | RequestFailed) -> RequestRecord:
     )
 
 
-class RequestsWriter(JsonlWriter, TypedSink):
-    """The requests.jsonl sink: one record per completed or failed request."""
+class RequestsWriter(JsonlWriter):
+    """The requests.jsonl sink: one record per completed or failed request (`handlers`: see llmsim.output.sink)."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
-        self.handlers = {RequestCompleted: self._record, RequestFailed: self._record}  # what it wants
+        self.handlers: dict[type, Callable[[Any], None]] = {RequestCompleted: self._record, RequestFailed: self._record}
 
     def _record(self, event: RequestCompleted | RequestFailed) -> None:
         self.write(record_of(event))
