@@ -36,3 +36,24 @@ def test_log_lines_round_trip(example_run: Path) -> None:
     assert lines[0].startswith(b'{"kind":"run_started"')
     for line in lines:
         assert encoder.encode(decoder.decode(line)) == line
+
+
+def test_every_event_class_is_in_the_union_the_event_log_writes() -> None:
+    """events.jsonl takes the types of AnyEvent (its `handlers`); an Event subclass left out would vanish from it."""
+    import llmsim.output.events as events
+
+    declared = {c for c in vars(events).values()
+                if isinstance(c, type) and issubclass(c, events.Event) and c is not events.Event}
+    assert declared == set(AnyEvent.__args__)
+
+
+def test_event_log_writes_every_event_type(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from llmsim.output.event_log import EventLogWriter, read_events
+    from llmsim.output.events import FirstToken, RunStarted
+
+    writer = EventLogWriter(tmp_path / "events.jsonl")
+    assert set(writer.handlers) == set(AnyEvent.__args__)
+    writer.handlers[RunStarted](RunStarted(t_ns=0, seed=3))
+    writer.handlers[FirstToken](FirstToken(t_ns=5, request_id="r", node=0, replica="g"))
+    writer.close()
+    assert [type(e) for e in read_events(tmp_path / "events.jsonl")] == [RunStarted, FirstToken]
