@@ -59,29 +59,34 @@ def cache_key(name: str, config_bytes: bytes) -> str:
     return h.hexdigest()[:32]
 
 
+def _entry(key: str) -> Path | None:
+    """Where the spec of a key lives, or None when the cache is off."""
+    folder = cache_dir()
+    return None if folder is None else folder / "model_specs" / f"{key}.json"
+
+
 def load(key: str) -> ModelSpec | None:
     """The cached spec for a key, or None (missing, unreadable or from another layout)."""
     from llmsim.cost.model_spec import ModelSpec
 
-    folder = cache_dir()
-    if folder is None:
+    entry = _entry(key)
+    if entry is None:
         return None
     try:
-        return msgspec.json.decode((folder / "model_specs" / f"{key}.json").read_bytes(), type=ModelSpec)
+        return msgspec.json.decode(entry.read_bytes(), type=ModelSpec)
     except (OSError, msgspec.DecodeError):
         return None
 
 
 def store(key: str, spec: ModelSpec) -> None:
     """Write a spec atomically; failures (read-only home, full disk) only cost the next run time."""
-    folder = cache_dir()
-    if folder is None:
+    entry = _entry(key)
+    if entry is None:
         return
-    target = folder / "model_specs" / f"{key}.json"
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(msgspec.json.encode(spec))
-        os.replace(tmp, target)
+        os.replace(tmp, entry)
     except OSError as err:
-        log.debug("model spec cache not written", path=str(target), error=str(err))
+        log.debug("model spec cache not written", path=str(entry), error=str(err))

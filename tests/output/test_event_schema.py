@@ -47,7 +47,7 @@ def test_every_event_class_is_in_the_union_the_event_log_writes() -> None:
     assert declared == set(AnyEvent.__args__)
 
 
-def test_event_log_writes_every_event_type(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_event_log_writes_every_event_type(tmp_path: Path) -> None:
     from llmsim.output.event_log import EventLogWriter, read_events
     from llmsim.output.events import FirstToken, RunStarted
 
