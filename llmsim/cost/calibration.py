@@ -70,9 +70,20 @@ def _shipped() -> _CalibrationFile:
         raise ConfigError(f"invalid calibration data: {err}", file="llmsim/cost/data/calibration.json") from None
 
 
+# Profiles added in this process (a fit under way, a user's own file): looked up before the
+# shipped ones, so that `--calibration NAME` and the cost service resolve them like any other.
+_REGISTERED: dict[str, CalibrationProfile] = {}
+
+
+def register_profile(profile: CalibrationProfile) -> None:
+    """Make `profile` selectable by its name in this process (replaces one of the same name)."""
+    _REGISTERED[profile.name] = profile
+
+
 def profile_names() -> list[str]:
     """Every selectable profile name, including `default` and `none`."""
-    return ["default", "none", *sorted(p.name for p in _shipped().profiles)]
+    names = {p.name for p in _shipped().profiles} | set(_REGISTERED)
+    return ["default", "none", *sorted(names)]
 
 
 def default_profile_name(hw_id: str) -> str:
@@ -89,6 +100,8 @@ def get_profile(name: str | None, hw_id: str) -> CalibrationProfile:
         return NONE
     if name == "default":
         name = default_profile_name(hw_id)
+    if name in _REGISTERED:
+        return _REGISTERED[name]
     for profile in _shipped().profiles:
         if profile.name == name:
             return profile
