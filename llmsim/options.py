@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from llmsim.workload.arrivals import ArrivalProcess
+
 
 class ReplayOptions(msgspec.Struct, kw_only=True):
     """Everything `llmsim replay` needs; None means "not given"."""
@@ -21,6 +23,7 @@ class ReplayOptions(msgspec.Struct, kw_only=True):
     trace_format: str = "auto"
     arrival_rate: float | None = None
     burstiness: float | None = None
+    arrival_process: ArrivalProcess | None = None  # None: Poisson for a rate alone, Gamma with burstiness
     time_scale: float = 1.0
     start_s: float | None = None
     duration_s: float | None = None

@@ -139,7 +139,8 @@ def timed_requests(opts: ReplayOptions, rng: np.random.Generator) -> Iterator[tu
         raise UsageError(f"arrival rate {opts.arrival_rate} is not positive", field="--arrival-rate",
                          expected="a number > 0")
     arrivals = ArrivalOptions(rate=opts.arrival_rate, burstiness=opts.burstiness, time_scale=opts.time_scale,
-                              start_s=opts.start_s, duration_s=opts.duration_s, limit=opts.limit)
+                              start_s=opts.start_s, duration_s=opts.duration_s, limit=opts.limit,
+                              process=opts.arrival_process)
     requests = open_trace(opts.input, opts.trace_format)
     return with_arrivals(requests, arrivals, rng, source=opts.input)
 

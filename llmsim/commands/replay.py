@@ -12,6 +12,7 @@ import orjson
 from llmsim.interrupt import exit_status
 from llmsim.options import ReplayOptions
 from llmsim.output.chrome_trace import DEFAULT_DETAIL, DETAIL_LEVELS
+from llmsim.workload.arrivals import ARRIVAL_PROCESSES
 from llmsim.workload.formats import TRACE_FORMATS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -111,6 +112,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--default-model", default="meta-llama/Meta-Llama-3.1-8B-Instruct",
                    help="model for requests whose trace has no model field")
     p.add_argument("--arrival-rate", type=_bounded(1e-6, 1e9, "requests/s"), help="Poisson arrivals at this many requests/s")
+    p.add_argument("--arrival-process", choices=ARRIVAL_PROCESSES,
+                   help="with --arrival-rate: poisson (default), gamma (needs --burstiness) or constant (fixed gap)")
     p.add_argument("--burstiness", type=_bounded(1e-3, 100.0, "a coefficient of variation"), help="Gamma inter-arrival coefficient of variation")
     p.add_argument("--time-scale", type=_bounded(1e-6, 1e9, "a speed-up factor"), default=1.0, help="speed up a timestamped trace by X")
     p.add_argument("--start", dest="start_s", type=_non_negative_float, help="window start (s, trace time)")
@@ -159,7 +162,8 @@ def options_from_args(args: argparse.Namespace) -> ReplayOptions:
         hardware_file=args.hardware_file, tp=args.tp, dtype=args.dtype, model=args.model,
         default_model=args.default_model, trace_format=args.trace_format,
         arrival_rate=args.arrival_rate if args.arrival_rate is not None or not example else EXAMPLE_RATE,
-        burstiness=args.burstiness, time_scale=args.time_scale, start_s=args.start_s, duration_s=args.duration_s,
+        burstiness=args.burstiness, arrival_process=args.arrival_process, time_scale=args.time_scale,
+        start_s=args.start_s, duration_s=args.duration_s,
         limit=args.limit, seed=args.seed, output_dir=args.output_dir, trace_output=args.trace_output,
         stats_output=args.stats_output, trace_detail=args.trace_detail, write_outputs=not args.no_outputs,
         print_interval=args.print_interval, quiet=args.quiet, load_report_interval=args.load_report_interval,

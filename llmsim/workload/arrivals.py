@@ -1,8 +1,9 @@
-"""Arrival times for trace requests: the trace's own (rebased, scaled, windowed) or Poisson/Gamma."""
+"""Arrival times for trace requests: the trace's own (rebased, scaled, windowed) or Poisson/Gamma/constant."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Literal, get_args
 
 import msgspec
 import numpy as np
@@ -13,12 +14,17 @@ from llmsim.workload.request import TraceRequest
 NS_PER_S = 1_000_000_000
 _GAP_BATCH = 4096
 
+ArrivalProcess = Literal["poisson", "gamma", "constant"]
+ARRIVAL_PROCESSES: tuple[str, ...] = get_args(ArrivalProcess)
+
 
 class ArrivalOptions(msgspec.Struct, frozen=True, kw_only=True):
     """How requests are given arrival times; the defaults replay the trace's own timestamps."""
 
     rate: float | None = None
     burstiness: float | None = None
+    # None: Poisson for `rate` alone, Gamma for `rate` + `burstiness`. "constant": a fixed gap 1/rate.
+    process: ArrivalProcess | None = None
     time_scale: float = 1.0
     start_s: float | None = None
     duration_s: float | None = None
@@ -40,6 +46,7 @@ def validate(opts: ArrivalOptions) -> None:
             raise UsageError("--burstiness needs --arrival-rate", field="--burstiness")
         if not opts.burstiness > 0:
             raise UsageError(f"burstiness must be > 0, got {opts.burstiness}", field="--burstiness")
+    _validate_process(opts)
     if not opts.time_scale > 0:
         raise UsageError(f"time scale must be > 0, got {opts.time_scale}", field="--time-scale")
     if opts.start_s is not None and opts.start_s < 0:
@@ -48,6 +55,21 @@ def validate(opts: ArrivalOptions) -> None:
         raise UsageError(f"duration must be > 0, got {opts.duration_s}", field="--duration")
     if opts.limit is not None and opts.limit < 0:
         raise UsageError(f"limit must be >= 0, got {opts.limit}", field="--limit")
+
+
+def _validate_process(opts: ArrivalOptions) -> None:
+    """--arrival-process needs a rate; gamma needs --burstiness; the others refuse it."""
+    if opts.process is None:
+        return
+    if opts.process not in ARRIVAL_PROCESSES:
+        raise UsageError(f"unknown arrival process {opts.process!r}", field="--arrival-process",
+                         expected="one of " + ", ".join(ARRIVAL_PROCESSES))
+    if opts.rate is None:
+        raise UsageError(f"--arrival-process {opts.process} needs --arrival-rate", field="--arrival-process")
+    if opts.process == "gamma" and opts.burstiness is None:
+        raise UsageError("--arrival-process gamma needs --burstiness", field="--arrival-process")
+    if opts.process != "gamma" and opts.burstiness is not None:
+        raise UsageError(f"--burstiness only applies to gamma arrivals, not {opts.process}", field="--burstiness")
 
 
 def with_arrivals(
@@ -60,7 +82,7 @@ def with_arrivals(
     """Yield (arrival_ns, request) in non-decreasing arrival order, streaming.
 
     The base timeline (seconds, first request at 0) is the trace's own timestamps rebased, or
-    generated gaps when `rate` is set, or all zeros for an untimed trace. The window
+    generated arrivals when `rate` is set (Poisson, Gamma or constant: `process`), or all zeros for an untimed trace. The window
     [start_s, start_s + duration_s) is cut on that timeline; the arrival is then
     (t - start_s) / time_scale. `limit` caps the number of requests yielded. `source` (the
     trace's path) is named in errors about timestamps. Invalid options raise UsageError here,
@@ -137,8 +159,16 @@ def _own_times(
 def _generated(
     requests: Iterable[TraceRequest], opts: ArrivalOptions, rng: np.random.Generator
 ) -> Iterator[tuple[float, TraceRequest]]:
-    """Poisson (or Gamma, with burstiness) arrivals at `rate`: first at 0, then random gaps."""
+    """Poisson (or Gamma, with burstiness) arrivals at `rate`: first at 0, then random gaps.
+
+    The constant process puts request i at exactly i / rate (computed, not summed, so no drift).
+    """
     assert opts.rate is not None
+    if opts.process == "constant":
+        rate = opts.rate
+        for index, request in enumerate(requests):
+            yield index / rate, request
+        return
     gaps = inter_arrival_gaps_s(opts.rate, opts.burstiness, rng)
     t_s = 0.0
     for index, request in enumerate(requests):

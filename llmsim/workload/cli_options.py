@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from llmsim.workload.arrivals import ArrivalOptions
+from llmsim.workload.arrivals import ARRIVAL_PROCESSES, ArrivalOptions
 from llmsim.workload.formats import TRACE_FORMATS
 
 
@@ -20,10 +20,12 @@ def add_format_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arrival_arguments(parser: argparse.ArgumentParser, *, with_model: bool = True) -> None:
-    """--arrival-rate, --burstiness, --time-scale, --start, --duration, --limit (and --model)."""
+    """--arrival-rate, --arrival-process, --burstiness, --time-scale, --start, --duration, --limit (and --model)."""
     group = parser.add_argument_group("arrivals")
     group.add_argument("--arrival-rate", type=float, metavar="R",
                        help="Poisson arrivals at R requests/s, replacing the trace's timestamps")
+    group.add_argument("--arrival-process", choices=ARRIVAL_PROCESSES,
+                       help="with --arrival-rate: poisson (default), gamma (needs --burstiness) or constant (fixed gap)")
     group.add_argument("--burstiness", type=float, metavar="CV",
                        help="with --arrival-rate: Gamma inter-arrival gaps with this coefficient of variation (1 = Poisson)")
     group.add_argument("--time-scale", type=float, default=1.0, metavar="X",
@@ -42,6 +44,7 @@ def arrival_options_from_args(args: argparse.Namespace) -> ArrivalOptions:
     return ArrivalOptions(
         rate=args.arrival_rate,
         burstiness=args.burstiness,
+        process=getattr(args, "arrival_process", None),
         time_scale=args.time_scale,
         start_s=args.start,
         duration_s=args.duration,
