@@ -199,9 +199,16 @@ class CostModel:
         """Decode-only iteration seconds; identical arithmetic for scalars and numpy arrays."""
         import numpy as np
 
-        keys = ctx_sum + seqs
-        attn = np.maximum(keys * self._dec_flops_coef, keys * self._dec_bytes_coef + seqs * self._dec_seq_coef)
-        return self._fixed_s(seqs, seqs) + (attn + self._dec_fixed_s) * self.spec.num_layers
+        return self._fixed_s(seqs, seqs) + self._decode_layers_s(ctx_sum + seqs, seqs, np.maximum)
+
+    def _decode_layers_s(self, keys, seqs: int, maximum):  # noqa: ANN001, ANN202 - float or ndarray
+        """Decode attention of all layers over `keys` cached+new keys: the one formula of every path.
+
+        `maximum` is `max` for a float and `np.maximum` for an array; both do the same IEEE
+        operations in the same order, so step mode, fast-forward and mixed iterations agree bit for bit.
+        """
+        attn = maximum(keys * self._dec_flops_coef, keys * self._dec_bytes_coef + seqs * self._dec_seq_coef)
+        return (attn + self._dec_fixed_s) * self.spec.num_layers
 
     @staticmethod
     def _to_ns(seconds):  # noqa: ANN001, ANN205
@@ -244,9 +251,7 @@ class CostModel:
         total = self._fixed_s(tokens, seqs + len(new))
         total += self.spec.num_layers * self._prefill_attention_s(new, cached)
         if seqs:
-            keys = ctx_sum + seqs
-            dec = max(keys * self._dec_flops_coef, keys * self._dec_bytes_coef + seqs * self._dec_seq_coef)
-            total += self.spec.num_layers * (dec + self._dec_fixed_s)
+            total += self._decode_layers_s(float(ctx_sum + seqs), seqs, max)
         return max(1, int(round(total * 1e9)))
 
     def _prefill_attention_s(self, new: tuple[int, ...], cached: tuple[int, ...]) -> float:
@@ -289,14 +294,8 @@ class CostModel:
     def _decode_scalar_ns(self, seqs: int, ctx_sum: int, k: int) -> list[int]:
         """`_to_ns(_decode_s(seqs, ctx_sum + seqs * arange(k)))` in plain Python, bit for bit."""
         fixed = self._fixed_s(seqs, seqs)
-        flops_coef, bytes_coef = self._dec_flops_coef, self._dec_bytes_coef
-        seq_term, dec_fixed, layers = seqs * self._dec_seq_coef, self._dec_fixed_s, self.spec.num_layers
-        out = []
-        for i in range(k):
-            keys = float(ctx_sum + seqs * i + seqs)
-            attn = max(keys * flops_coef, keys * bytes_coef + seq_term)
-            out.append(max(round((fixed + (attn + dec_fixed) * layers) * 1e9), 1))
-        return out
+        return [max(round((fixed + self._decode_layers_s(float(ctx_sum + seqs * i + seqs), seqs, max)) * 1e9), 1)
+                for i in range(k)]
 
     # ----- conveniences -----------------------------------------------------------------------
     def prefill_s(self, batch: int, input_len: int) -> float:
