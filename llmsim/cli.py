@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "llmsim.commands.workload",
     "llmsim.commands.events",
     "llmsim.commands.report",
+    "llmsim.commands.validate",
 )
 
 EXIT_BAD_INPUT = 2

@@ -1,0 +1,86 @@
+"""`llmsim validate`: re-simulate measured serving points and print predicted vs measured and MAPE."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import orjson
+
+from llmsim.errors import UsageError
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number > 0")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the `validate` subcommand."""
+    p = sub.add_parser(
+        "validate", help="re-simulate measured serving points (CSV) and report the prediction error",
+        description="Re-simulate every row of a serving-points CSV (model, GPU, TP, precision, engine limits, "
+                    "arrivals) through `llmsim replay` and print predicted vs measured, then MAPE per source, "
+                    "GPU, model class and metric family. Default data: the measurements shipped with llmsim.")
+    p.add_argument("--data", metavar="CSV", help="serving-points CSV (default: llmsim/validation/data/serving_points.csv)")
+    p.add_argument("--calibration", default="default", help="calibration profile ('none' = pure roofline)")
+    p.add_argument("--source", action="append", metavar="NAME", help="only rows of this source (repeatable)")
+    p.add_argument("--duration", type=_positive_float, default=60.0, metavar="S",
+                   help="seconds of arrivals simulated for rate-driven rows without a request count (default 60)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the rows and MAPE tables as JSON")
+    out.add_argument("--csv", action="store_true", help="print one CSV row per point")
+    p.add_argument("--plot", metavar="FILE.png", help="predicted-vs-measured scatter (needs the plot extra)")
+    p.add_argument("--max-mape", type=_positive_float, metavar="PCT",
+                   help="exit 1 when any metric family's MAPE is above PCT (a check for CI)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of `llmsim validate`."""
+    from llmsim import plotting
+    from llmsim.cost import get_profile
+    from llmsim.validation import evaluate, mape_by, read_points, shipped_points_path, summary
+    from llmsim.validation.report import GROUPS, csv_text, plot, table_lines
+
+    if args.plot:
+        plotting.require("--plot", field="--plot")
+    calibration = args.calibration
+    if calibration not in ("none", "default"):
+        get_profile(calibration, "nvidia_H100_SXM")  # an unknown name fails before any simulation
+    points = read_points(args.data or shipped_points_path())
+    if args.source:
+        known = sorted({p.source for p in points})
+        unknown = [s for s in args.source if s not in known]
+        if unknown:
+            raise UsageError(f"no rows of source {unknown[0]!r}", field="--source", expected="one of " + ", ".join(known))
+        points = [p for p in points if p.source in args.source]
+    results = evaluate(points, calibration, duration_s=args.duration)
+    label = _describe(calibration, sorted({r.scenario.hardware for r in results}))
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(summary(results, label), option=orjson.OPT_INDENT_2) + b"\n")
+    elif args.csv:
+        sys.stdout.write(csv_text(results))
+    else:
+        print("\n".join(table_lines(results, label)))
+    if args.plot:
+        plot(results, args.plot, label)
+    if args.max_mape is not None:
+        worst = max(mape_by(results, GROUPS["metric family"]).values(), key=lambda v: v["mape_pct"], default=None)
+        if worst is not None and worst["mape_pct"] > args.max_mape:
+            return 1
+    return 0
+
+
+def _describe(calibration: str, hardware: list[str]) -> str:
+    """`default` spelled out per GPU (the profile each GPU resolved to)."""
+    if calibration != "default":
+        return calibration
+    from llmsim.cost.calibration import default_profile_name
+
+    return "default (" + ", ".join(f"{hw}: {default_profile_name(hw)}" for hw in hardware) + ")"

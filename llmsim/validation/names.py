@@ -1,0 +1,80 @@
+"""Names in measured data mapped to llmsim's: models to shipped configs, GPU names to hardware ids.
+
+Models (first match wins; the row's name lower-cased, any `org/` prefix kept):
+  CodeLlama-34b* -> codellama-34b-instruct-hf, Llama-2-7b* -> llama-2-7b-hf,
+  Meta-Llama-3-70B* -> llama-3-70b-instruct, Llama-3.1-8B* -> llama-3.1-8b-instruct,
+  Mixtral-8x7B* -> mixtral-8x7b-v0.1. Any other name llmsim itself resolves (a shipped name or
+  a Hugging Face id it knows) is used as it is.
+GPUs: an H100 named without "PCIe" (SXM, or a CI node that does not say) -> nvidia_H100_SXM;
+  A100 80 GB (SXM4 or "SXM assumed") -> nvidia_A100_80G_SXM, with "PCIe" -> nvidia_A100_80G_PCIe;
+  A100 40 GB (Lambda's are SXM4) -> nvidia_A100_SXM; H200 -> nvidia_H200; B200 -> nvidia_B200;
+  a llmsim hardware id is used as it is.
+Model class (for the MAPE table) comes from the config: MoE, or dense by parameter count.
+"""
+
+from __future__ import annotations
+
+import re
+
+from llmsim.cost import hardware_ids, load_model_spec, resolve_model_name
+from llmsim.errors import UnknownModelError
+from llmsim.validation.points import PointsError, ServingPoint
+
+_MODELS: tuple[tuple[str, str], ...] = (
+    (r"codellama-34b", "codellama-34b-instruct-hf"),
+    (r"llama-2-7b", "llama-2-7b-hf"),
+    (r"llama-2-70b", "llama-2-70b-hf"),
+    (r"llama-3\.1-8b", "llama-3.1-8b-instruct"),  # before llama-3-8b: "Llama-3.1-8B (Meta-Llama-3-8B arch)"
+    (r"llama-3\.1-70b", "llama-3.1-70b-instruct"),
+    (r"llama-3-70b", "llama-3-70b-instruct"),
+    (r"llama-3-8b", "llama-3-8b-instruct"),
+    (r"mixtral-8x7b", "mixtral-8x7b-v0.1"),
+)
+_GPUS: tuple[tuple[str, str], ...] = (
+    (r"h100.*pcie", "nvidia_H100_PCIe"),
+    (r"h100", "nvidia_H100_SXM"),
+    (r"h200", "nvidia_H200"),
+    (r"b200", "nvidia_B200"),
+    (r"a100.*80.*pcie", "nvidia_A100_80G_PCIe"),
+    (r"a100.*80", "nvidia_A100_80G_SXM"),
+    (r"a100.*40", "nvidia_A100_SXM"),
+)
+
+
+def model_name(point: ServingPoint) -> str:
+    """The llmsim model for a row's `model`; unknown is a PointsError naming the row."""
+    text = point.model.lower()
+    for pattern, name in _MODELS:
+        if re.search(pattern, text):
+            return name
+    try:
+        load_model_spec(point.model)
+        return resolve_model_name(point.model)
+    except UnknownModelError:
+        raise point.error("model", f"unknown model {point.model!r}",
+                          "a model llmsim ships (llmsim/cost/model_configs) or one of the names in "
+                          "llmsim/validation/names.py") from None
+
+
+def hardware_id(point: ServingPoint) -> str:
+    """The llmsim GPU id for a row's `gpu`; unknown is a PointsError naming the row."""
+    if point.gpu in hardware_ids(None):
+        return point.gpu
+    text = point.gpu.lower()
+    for pattern, hw in _GPUS:
+        if re.search(pattern, text):
+            return hw
+    raise point.error("gpu", f"unknown GPU {point.gpu!r}",
+                      "an H100/H200/B200/A100 name or a llmsim hardware id (llmsim replay --help)")
+
+
+def model_class(model: str) -> str:
+    """MoE, or dense by size: dense <=10B, dense 10-30B, dense 30-80B, dense >80B."""
+    spec = load_model_spec(model)
+    if spec.is_moe:
+        return "MoE"
+    billions = spec.param_count / 1e9
+    for limit, label in ((10.5, "dense <=10B"), (30, "dense 10-30B"), (80, "dense 30-80B")):
+        if billions <= limit:
+            return label
+    return "dense >80B"

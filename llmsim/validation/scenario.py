@@ -1,0 +1,185 @@
+"""What to simulate for a measured row: model, GPU, engine limits, workload and which statistic.
+
+Rows with equal `Scenario`s share one simulation (a stage's TTFT p50 and E2E p50 come from the
+same run). Every assumption below is also printed with the row (`Scenario.conditions`).
+
+Workload, from `arrival` / `arrival_value`:
+- `offline`, `static batch N`: N requests at t=0 and max_num_seqs=N (vLLM's benchmark_latency).
+  The measured value is the latency of the whole batch, so the prediction is the last request's
+  end-to-end time (for e2e_p50_s and e2e_mean_s alike).
+- `offline`, `all N at once`: N requests at t=0 under the engine's own limits
+  (benchmark_throughput); throughput_req_s = N / makespan.
+- `qps`, `R (constant-interval)`: constant arrivals at R req/s; `R (Poisson)`: Poisson arrivals,
+  seed 0 (a rate without either word is taken as Poisson, vLLM benchmark_serving's default).
+  The count is the dataset's `N prompts` when it gives one, else `duration_s` of arrivals
+  (60 s by default; 300 s for throughput rows, whose offered load is above capacity, so that the
+  drain after the last arrival is a small part of the run). Percentiles cover every request,
+  the first (empty-engine) seconds included: with 60 s of arrivals the ramp-up is a few
+  percent of the requests, which moves a p50 little but is not excluded.
+- `concurrency`, `1`: one request alone; decode_tok_s_per_request = 1 / TPOT.
+  Closed loops of more than one client are not supported yet (an error names the row).
+
+Lengths: `input_len` / `output_len` by their first number (`~592 (...)` -> 592), the same for
+every request. Where either says ShareGPT, the 200 shipped ShareGPT pairs
+(data/sharegpt_200.csv, see the README there) are used, in file order.
+Prefix caching (INFSIM's 100-150-token shared system prompts) is not modelled: whole prompts
+are prefilled, which overstates prefill work by ~20 %.
+
+Engine limits: `max_num_seqs=`, `max_num_batched_tokens=` and `chunked prefill on|off` from the
+notes win. Otherwise the engine's defaults:
+- vLLM V0 (engine_version says V0, or a version below 0.7): max_num_seqs 256; chunked prefill on
+  only for models with max_model_len > 32K (vLLM 0.6 `EngineArgs`: "Chunked prefill is enabled
+  by default for models with max_model_len > 32K", then max_num_batched_tokens=512 - seen in
+  v0.6.4.dev logs for Llama-3.1-8B); without it, max_num_batched_tokens = max(max_model_len, 2048).
+  So Llama-3.1-8B (128K) runs chunked at 512 tokens; Llama-3-70B (8K, 8192 tokens) and
+  Mixtral-8x7B (32K, 32768 tokens) run unchunked. llmsim mixes whole prompts with decodes in
+  one iteration where V0 ran prefill-only iterations; the batch latencies are close either way.
+- otherwise (vLLM V1): max_num_seqs 256, max_num_batched_tokens 2048, chunked prefill on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+
+import msgspec
+
+from llmsim.validation.names import hardware_id, model_name
+from llmsim.workload.arrivals import ArrivalProcess
+from llmsim.validation.points import ServingPoint, first_number
+
+DURATION_S = 60.0
+SATURATION_DURATION_S = 300.0
+SHAREGPT_PAIRS = 200
+_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4")
+
+
+class Scenario(msgspec.Struct, frozen=True, kw_only=True):
+    """One simulation: equal scenarios are simulated once."""
+
+    model: str
+    hardware: str
+    tp: int
+    dtype: str
+    max_num_seqs: int
+    max_num_batched_tokens: int
+    chunked_prefill: bool
+    workload: str  # "static" (all at t=0, latency of the batch), "burst" (all at t=0), "open", "single"
+    process: ArrivalProcess | None  # constant / poisson for "open"
+    rate: float | None
+    requests: int
+    input_tokens: int | None  # None: the ShareGPT pairs
+    output_tokens: int | None
+
+    @property
+    def conditions(self) -> str:
+        """The assumptions of this run, in a few words."""
+        lengths = "ShareGPT x200" if self.input_tokens is None else f"{self.input_tokens} in/{self.output_tokens} out"
+        limits = (f"seqs {self.max_num_seqs}, tokens {self.max_num_batched_tokens}"
+                  f"{'' if self.chunked_prefill else ' unchunked'}")
+        if self.workload == "static":
+            load = f"batch {self.requests}"
+        elif self.workload == "burst":
+            load = f"{self.requests} at t=0"
+        elif self.workload == "single":
+            load = "1 request alone"
+        else:
+            load = f"{self.process} {self.rate:g}/s x{self.requests}"
+        return f"{load}; {lengths}; {limits}"
+
+
+def scenario_for(point: ServingPoint, duration_s: float = DURATION_S) -> Scenario:
+    """The simulation that reproduces `point` (the rules are in this module's docstring)."""
+    model = model_name(point)
+    workload, process, rate, requests = _workload(point, duration_s)
+    inputs, outputs = _lengths(point)
+    if inputs is None and workload != "single":
+        requests = min(requests, SHAREGPT_PAIRS) if workload != "open" else requests
+    seqs, tokens, chunked = _limits(point, model)
+    if workload == "static":
+        seqs = requests
+    return Scenario(model=model, hardware=hardware_id(point), tp=point.tp, dtype=_dtype(point), max_num_seqs=seqs,
+                    max_num_batched_tokens=tokens, chunked_prefill=chunked, workload=workload, process=process,
+                    rate=rate, requests=requests, input_tokens=inputs, output_tokens=outputs)
+
+
+def _workload(point: ServingPoint, duration_s: float) -> tuple[str, ArrivalProcess | None, float | None, int]:
+    """(workload, process, rate, request count) from the arrival columns."""
+    text = point.arrival_value.lower()
+    count = first_number(text)
+    if point.arrival == "offline":
+        if count is None or count < 1:
+            raise point.error("arrival_value", f"{point.arrival_value!r} gives no request count",
+                              "'static batch N' or 'all N at once'")
+        return ("static" if "static" in text or "batch" in text else "burst"), None, None, int(count)
+    if point.arrival == "qps":
+        if count is None or not count > 0:
+            raise point.error("arrival_value", f"{point.arrival_value!r} gives no rate", "'R (constant-interval)'")
+        process: ArrivalProcess = "constant" if "constant" in text else "poisson"
+        prompts = re.search(r"(\d+)\s+prompts", point.dataset)
+        saturating = point.metric.startswith("throughput")
+        n = int(prompts.group(1)) if prompts else round(count * (SATURATION_DURATION_S if saturating else duration_s))
+        return "open", process, count, max(n, 1)
+    if point.arrival == "concurrency":
+        if count != 1:
+            raise point.error("arrival_value", f"concurrency {point.arrival_value} is not supported yet",
+                              "1 (closed loops of more clients are not simulated yet)")
+        return "single", None, None, 1
+    raise point.error("arrival", f"unknown arrival {point.arrival!r}", "qps, offline or concurrency")
+
+
+def _lengths(point: ServingPoint) -> tuple[int | None, int | None]:
+    """Fixed (input, output) tokens, or (None, None) for the ShareGPT pairs."""
+    if "sharegpt" in f"{point.input_len} {point.output_len}".lower():
+        return None, None
+    inputs, outputs = first_number(point.input_len), first_number(point.output_len)
+    for field, value in (("input_len", inputs), ("output_len", outputs)):
+        if value is None or value < 1:
+            raise point.error(field, f"{getattr(point, field)!r} gives no token count", "a number, or ShareGPT")
+    assert inputs is not None and outputs is not None
+    return round(inputs), round(outputs)
+
+
+def _dtype(point: ServingPoint) -> str:
+    text = point.precision.lower()
+    for dtype in _DTYPES:
+        if dtype in text:
+            return dtype
+    raise point.error("precision", f"unknown precision {point.precision!r}", "one of " + ", ".join(_DTYPES))
+
+
+def _limits(point: ServingPoint, model: str) -> tuple[int, int, bool]:
+    """(max_num_seqs, max_num_batched_tokens, chunked prefill): the notes, else the engine's defaults."""
+    seqs = re.search(r"max_num_seqs\s*[=:]?\s*(\d+)", point.notes)
+    tokens = re.search(r"max_num_batched_tokens\s*[=:]?\s*(\d+)", point.notes)
+    chunk = re.search(r"chunked[ _-]prefill\s+(on|off)", point.notes, re.IGNORECASE)
+    if _is_v0(point):
+        max_len = _max_model_len(model)
+        chunked = max_len > 32768
+        default_tokens = 512 if chunked else max(max_len, 2048)
+    else:
+        chunked, default_tokens = True, 2048
+    if chunk:
+        chunked = chunk.group(1).lower() == "on"
+    return (int(seqs.group(1)) if seqs else 256, int(tokens.group(1)) if tokens else default_tokens, chunked)
+
+
+def _is_v0(point: ServingPoint) -> bool:
+    """vLLM's V0 engine: said so, or a version below 0.7 (`~v0.3.3`, `0.6.4.dev`)."""
+    text = f"{point.engine} {point.engine_version}"
+    if "V1" in text:
+        return False
+    if "V0" in text:
+        return True
+    version = re.search(r"v?0\.(\d+)\.", point.engine_version)
+    return version is not None and int(version.group(1)) < 7
+
+
+def _max_model_len(model: str) -> int:
+    """max_position_embeddings of a shipped config (vLLM's default max_model_len); 4096 if unknown."""
+    try:
+        config = json.loads(resources.files("llmsim.cost").joinpath("model_configs", model, "config.json").read_bytes())
+    except (OSError, ValueError):
+        return 4096
+    return int(config.get("max_position_embeddings", 4096))

@@ -1,0 +1,83 @@
+"""Run a Scenario through the real replay path (`llmsim.replay.run_replay`) from a generated trace.
+
+The trace is a temporary canonical JSONL file (docs/trace_format.md): untimed, so that arrival
+times come from replay's own options (all at t=0, or a constant / Poisson rate, seed 0).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import os
+import tempfile
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+import orjson
+
+from llmsim.cost import CalibrationProfile
+from llmsim.cost.calibration import register_profile
+from llmsim.errors import LlmsimError
+from llmsim.options import ReplayOptions
+from llmsim.validation.scenario import Scenario
+
+# A calibration: a profile name (`default`, `vllm-h100`, `none`...), a profile object, or a function
+# from llmsim hardware id to profile (one fitted per GPU).
+Calibration = str | CalibrationProfile | Callable[[str], CalibrationProfile]
+
+
+def calibration_name(calibration: Calibration, hardware: str) -> str | None:
+    """The name replay resolves; profile objects are registered (`register_profile`) under their own name.
+
+    Registering lasts for the process and replaces a profile of the same name, so a fitted
+    profile named like a shipped one stands in for it in later runs of this process too.
+    """
+    if isinstance(calibration, str):
+        return None if calibration == "none" else calibration
+    profile = calibration if isinstance(calibration, CalibrationProfile) else calibration(hardware)
+    register_profile(profile)
+    return profile.name
+
+
+def simulate(scenario: Scenario, calibration: Calibration = "default") -> dict[str, Any]:
+    """stats.json of one run of `scenario` (nothing written but a temporary trace)."""
+    from llmsim.replay import run_replay
+
+    with tempfile.TemporaryDirectory(prefix="llmsim-validate-") as folder:
+        path = os.path.join(folder, "trace.jsonl")
+        write_trace(path, scenario)
+        open_loop = scenario.workload == "open"
+        opts = ReplayOptions(
+            input=path, trace_format="llmsim", n_engines=1, hardware=scenario.hardware, tp=scenario.tp,
+            model=scenario.model, dtype=scenario.dtype, calibration=calibration_name(calibration, scenario.hardware),
+            max_num_seqs=scenario.max_num_seqs, max_num_batched_tokens=scenario.max_num_batched_tokens,
+            enable_chunked_prefill=scenario.chunked_prefill,
+            arrival_rate=scenario.rate if open_loop else None,
+            arrival_process=scenario.process if open_loop else None,
+            seed=0, write_outputs=False, quiet=True,
+        )
+        result = run_replay(opts)
+    if result.invariants:
+        raise LlmsimError(f"simulation invariant violated: {result.invariants[0]}")
+    return result.stats
+
+
+def write_trace(path: str, scenario: Scenario) -> None:
+    """The scenario's requests as an untimed canonical trace (fixed lengths, or the ShareGPT pairs)."""
+    if scenario.input_tokens is None or scenario.output_tokens is None:
+        pairs = sharegpt_pairs()
+        lengths = [pairs[i % len(pairs)] for i in range(scenario.requests)]
+    else:
+        lengths = [(scenario.input_tokens, scenario.output_tokens)] * scenario.requests
+    lines = [orjson.dumps({"llmsim_trace_version": 1})]
+    lines += [orjson.dumps({"input_tokens": i, "output_tokens": o}) for i, o in lengths]
+    with open(path, "wb") as fh:
+        fh.write(b"\n".join(lines) + b"\n")
+
+
+@functools.lru_cache(maxsize=1)
+def sharegpt_pairs() -> tuple[tuple[int, int], ...]:
+    """The 200 shipped ShareGPT (prompt, output) lengths (data/README.md says how they were made)."""
+    text = resources.files("llmsim.validation").joinpath("data/sharegpt_200.csv").read_text(encoding="utf-8")
+    return tuple((int(r["input_tokens"]), int(r["output_tokens"])) for r in csv.DictReader(text.splitlines()))
