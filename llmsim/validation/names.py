@@ -9,14 +9,15 @@ GPUs: an H100 named without "PCIe" (SXM, or a CI node that does not say) -> nvid
   A100 80 GB (SXM4 or "SXM assumed") -> nvidia_A100_80G_SXM, with "PCIe" -> nvidia_A100_80G_PCIe;
   A100 40 GB (Lambda's are SXM4) -> nvidia_A100_SXM; H200 -> nvidia_H200; B200 -> nvidia_B200;
   a llmsim hardware id is used as it is.
-Model class (for the MAPE table) comes from the config: MoE, or dense by parameter count.
+Model class (for the MAPE table): llmsim.cost.fidelity.model_class of the config (moe, or dense
+by parameter count), the same classes a run's `fidelity` section is looked up by.
 """
 
 from __future__ import annotations
 
 import re
 
-from llmsim.cost import hardware_ids, load_model_spec, resolve_model_name
+from llmsim.cost import fidelity, hardware_ids, load_model_spec, resolve_model_name
 from llmsim.errors import UnknownModelError
 from llmsim.validation.points import PointsError, ServingPoint
 
@@ -69,12 +70,5 @@ def hardware_id(point: ServingPoint) -> str:
 
 
 def model_class(model: str) -> str:
-    """MoE, or dense by size: dense <=10B, dense 10-30B, dense 30-80B, dense >80B."""
-    spec = load_model_spec(model)
-    if spec.is_moe:
-        return "MoE"
-    billions = spec.param_count / 1e9
-    for limit, label in ((10.5, "dense <=10B"), (30, "dense 10-30B"), (80, "dense 30-80B")):
-        if billions <= limit:
-            return label
-    return "dense >80B"
+    """The size class the fidelity lookup groups by (llmsim.cost.fidelity owns the rule)."""
+    return fidelity.model_class(load_model_spec(model))

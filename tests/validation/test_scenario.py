@@ -1,0 +1,90 @@
+"""How measured rows become simulations: numbers in free text, names, engine defaults, workloads."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmsim.validation import PointsError, ServingPoint, read_points, scenario_for, shipped_points_path
+from llmsim.validation.names import hardware_id, model_name
+from llmsim.validation.points import first_number
+
+
+def _point(**fields: object) -> ServingPoint:
+    base: dict[str, object] = dict(
+        file="x.csv", line=7, source="S", engine="vLLM", engine_version="~v0.6.4.dev, V0 engine",
+        model="Llama-3.1-8B (Meta-Llama-3-8B arch; dummy weights)", gpu="A100-SXM4-80GB", tp=1, precision="BF16",
+        input_len="32", output_len="128", dataset="synthetic", arrival="offline", arrival_value="static batch 8",
+        metric="e2e_p50_s", value=1.0, notes="")
+    base.update(fields)
+    return ServingPoint(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("text", "number"), [("~592 (sys 100+q 466+template; measured mean)", 592.0),
+                                                ("10 (constant-interval)", 10.0), ("static batch 8", 8.0),
+                                                ("all 200 at once (benchmark_throughput)", 200.0),
+                                                ("ShareGPT", None)])
+def test_first_number(text: str, number: float | None) -> None:
+    """The first number of a free-text field, or None."""
+    assert first_number(text) == number
+
+
+@pytest.mark.parametrize(("gpu", "hw"), [("H100-SXM-80GB", "nvidia_H100_SXM"),
+                                          ("H100-80GB (8xH100 CI node; SXM likely, not stated)", "nvidia_H100_SXM"),
+                                          ("A100-SXM4-80GB", "nvidia_A100_80G_SXM"),
+                                          ("A100-80GB (SXM assumed)", "nvidia_A100_80G_SXM"),
+                                          ("A100-40GB (Lambda)", "nvidia_A100_SXM"), ("nvidia_L4", "nvidia_L4")])
+def test_gpu_names(gpu: str, hw: str) -> None:
+    """GPU names of the measured data map to llmsim hardware ids."""
+    assert hardware_id(_point(gpu=gpu)) == hw
+
+
+def test_llama31_is_not_llama3() -> None:
+    """"Llama-3.1-8B (Meta-Llama-3-8B arch)" is Llama 3.1 (its 128K context changes V0's defaults)."""
+    assert model_name(_point()) == "llama-3.1-8b-instruct"
+
+
+@pytest.mark.parametrize(("field", "value"), [("model", "GPT-5-secret"), ("gpu", "TPU v5e")])
+def test_unknown_names_name_the_row(field: str, value: str) -> None:
+    """An unknown model or GPU is an error naming the file, line and field."""
+    with pytest.raises(PointsError) as err:
+        scenario_for(_point(**{field: value}))
+    assert err.value.one_line().startswith(f"x.csv:7: {field}: unknown")
+
+
+def test_v0_defaults_follow_max_model_len() -> None:
+    """V0: chunked prefill at 512 tokens for a 128K model, else unchunked at max(max_model_len, 2048)."""
+    small = scenario_for(_point())
+    assert (small.chunked_prefill, small.max_num_batched_tokens, small.max_num_seqs) == (True, 512, 8)
+    big = scenario_for(_point(model="Meta-Llama-3-70B-Instruct", tp=4, arrival_value="all 200 at once",
+                              metric="throughput_req_s", input_len="ShareGPT", output_len="ShareGPT"))
+    assert (big.chunked_prefill, big.max_num_batched_tokens, big.max_num_seqs) == (False, 8192, 256)
+    assert big.workload == "burst" and big.requests == 200 and big.input_tokens is None
+
+
+def test_notes_override_defaults() -> None:
+    """Engine limits written in the notes win over the defaults."""
+    s = scenario_for(_point(notes="max_num_seqs=128, max_num_batched_tokens=2048, chunked prefill on",
+                            arrival="qps", arrival_value="20 (constant-interval)", metric="ttft_p50_ms"))
+    assert (s.max_num_seqs, s.max_num_batched_tokens, s.chunked_prefill) == (128, 2048, True)
+    assert (s.workload, s.process, s.rate, s.requests) == ("open", "constant", 20.0, 1200)
+
+
+def test_poisson_rate_and_prompt_count() -> None:
+    """'1 (Poisson)' with '200 prompts' in the dataset: Poisson at 1/s, 200 requests."""
+    s = scenario_for(_point(arrival="qps", arrival_value="1 (Poisson)", dataset="ShareGPT_V3, 200 prompts, seed 0",
+                            metric="ttft_p50_ms"))
+    assert (s.process, s.rate, s.requests) == ("poisson", 1.0, 200)
+
+
+def test_closed_loop_beyond_one_is_refused() -> None:
+    """Concurrency above 1 is not simulated yet: a clear error, not a wrong answer."""
+    with pytest.raises(PointsError, match="concurrency 8"):
+        scenario_for(_point(arrival="concurrency", arrival_value="8", metric="decode_tok_s_per_request"))
+
+
+def test_every_shipped_row_maps() -> None:
+    """All 36 shipped measurements become scenarios; rows of one stage share one."""
+    points = read_points(shipped_points_path())
+    scenarios = [scenario_for(p) for p in points]
+    assert len(points) == 36
+    assert len(set(scenarios)) < len(scenarios)
