@@ -8,6 +8,7 @@ import sys
 import orjson
 
 from llmsim.errors import UsageError
+from llmsim.validation.scenario import DURATION_S
 
 
 def _positive_float(text: str) -> float:
@@ -30,8 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--data", metavar="CSV", help="serving-points CSV (default: llmsim/validation/data/serving_points.csv)")
     p.add_argument("--calibration", default="default", help="calibration profile ('none' = pure roofline)")
     p.add_argument("--source", action="append", metavar="NAME", help="only rows of this source (repeatable)")
-    p.add_argument("--duration", type=_positive_float, default=60.0, metavar="S",
-                   help="seconds of arrivals simulated for rate-driven rows without a request count (default 60)")
+    p.add_argument("--duration", type=_positive_float, default=DURATION_S, metavar="S",
+                   help="seconds of arrivals simulated for rate-driven rows without a request count "
+                        f"(default {DURATION_S:g})")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the rows and MAPE tables as JSON")
     out.add_argument("--csv", action="store_true", help="print one CSV row per point")

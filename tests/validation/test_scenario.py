@@ -66,7 +66,7 @@ def test_notes_override_defaults() -> None:
     s = scenario_for(_point(notes="max_num_seqs=128, max_num_batched_tokens=2048, chunked prefill on",
                             arrival="qps", arrival_value="20 (constant-interval)", metric="ttft_p50_ms"))
     assert (s.max_num_seqs, s.max_num_batched_tokens, s.chunked_prefill) == (128, 2048, True)
-    assert (s.workload, s.process, s.rate, s.requests) == ("open", "constant", 20.0, 1200)
+    assert (s.workload, s.process, s.rate, s.requests) == ("open", "constant", 20.0, 6000)
 
 
 def test_poisson_rate_and_prompt_count() -> None:
