@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 
 import msgspec
@@ -172,9 +173,12 @@ ABOUT = (
     "Calibration profiles fitted by `llmsim calibrate --data <shared data folder>` (llmsim/cost/calibrate.py). "
     "Each source's points are split in load order into a fit half and a held-out half (fit, held, held, fit, ...); "
     "parameters minimise the mean absolute percentage error on the fit half with a Nelder-Mead search; "
-    "fit_mape_pct / holdout_mape_pct are the errors on each half. `default` maps GPU ids (first matching "
-    "pattern) to the vLLM-class profile: Vidur-measured vLLM kernel efficiencies plus iteration overheads fitted "
-    "on Splitwise whole-iteration times. Efficiencies are fractions of the hardware table's peaks."
+    "fit_mape_pct / holdout_mape_pct are the errors on each half. Each entry of `families` maps GPU ids (first "
+    "matching pattern) to a profile; `default` names the family `--calibration default` uses. `vllm-2023` is "
+    "vLLM 0.2-era (2023): Vidur-measured kernel efficiencies plus iteration overheads fitted on Splitwise "
+    "whole-iteration times. The `vllm-v1` and `vllm-v0` families (today's engines) are fitted by "
+    "scripts/fit_modern.py on the modern serving points and kept as they are by `llmsim calibrate`. "
+    "Efficiencies are fractions of the hardware table's peaks."
 )
 
 
@@ -182,9 +186,13 @@ class CalibrationFile(msgspec.Struct):
     """The shipped calibration.json layout."""
 
     about: str
-    default: dict[str, str]
+    default: str
+    families: dict[str, dict[str, str]]
     profiles: list[CalibrationProfile]
     allreduce_fit: dict[str, float] = {}
+
+
+LEGACY_FAMILY = "vllm-2023"
 
 
 def build_calibration(data_root: Path) -> CalibrationFile:
@@ -194,4 +202,14 @@ def build_calibration(data_root: Path) -> CalibrationFile:
         allreduce_samples(data_root / "profiles" / "h100_dgx_all_reduce.csv"), H100_LINK_BYTES_PER_S)
     profiles = fit_all(points, (eff, lat))
     ar = {"efficiency": eff, "latency_s": lat, "fit_mape_pct": fit_err, "holdout_mape_pct": held_err}
-    return CalibrationFile(about=ABOUT, default=DEFAULT_MAP, profiles=profiles, allreduce_fit=ar)
+    shipped = shipped_calibration()
+    families = {name: m for name, m in shipped.families.items() if name != LEGACY_FAMILY}
+    kept = [p for p in shipped.profiles if p.name in {n for m in families.values() for n in m.values()}]
+    return CalibrationFile(about=ABOUT, default=shipped.default, families={LEGACY_FAMILY: DEFAULT_MAP, **families},
+                           profiles=profiles + kept, allreduce_fit=ar)
+
+
+def shipped_calibration() -> CalibrationFile:
+    """The calibration.json inside the package, as this layout."""
+    data = resources.files("llmsim.cost").joinpath("data/calibration.json").read_bytes()
+    return msgspec.json.decode(data, type=CalibrationFile)

@@ -56,7 +56,9 @@ NONE = CalibrationProfile(name="none", source="pure roofline", how="no calibrati
 
 class _CalibrationFile(msgspec.Struct):
     profiles: list[CalibrationProfile]
-    default: dict[str, str]
+    # An engine family (`--calibration vllm-v1`) maps GPU id patterns to profiles, first match wins.
+    families: dict[str, dict[str, str]]
+    default: str  # the family `--calibration default` means
     about: str = ""
     allreduce_fit: dict[str, float] = {}
 
@@ -81,25 +83,44 @@ def register_profile(profile: CalibrationProfile) -> None:
 
 
 def profile_names() -> list[str]:
-    """Every selectable profile name, including `default` and `none`."""
-    names = {p.name for p in _shipped().profiles} | set(_REGISTERED)
-    return ["default", "none", *sorted(names)]
+    """Every selectable name: `default`, `none`, the engine families, then single profiles."""
+    shipped = _shipped()
+    names = {p.name for p in shipped.profiles} | set(_REGISTERED)
+    return ["default", "none", *sorted(shipped.families), *sorted(names)]
+
+
+def default_family() -> str:
+    """The engine family `--calibration default` selects."""
+    return _shipped().default
+
+
+def family_profile_name(family: str, hw_id: str) -> str:
+    """The profile an engine family uses on a GPU: its first GPU pattern matching the id."""
+    for pattern, name in _shipped().families[family].items():
+        if fnmatch.fnmatchcase(hw_id, pattern):
+            return name
+    raise ConfigError(f"no {family} calibration for {hw_id!r}", file="llmsim/cost/data/calibration.json")
 
 
 def default_profile_name(hw_id: str) -> str:
-    """The vLLM-class profile for a GPU: the first `default` pattern matching its id."""
-    for pattern, name in _shipped().default.items():
-        if fnmatch.fnmatchcase(hw_id, pattern):
-            return name
-    raise ConfigError(f"no default calibration for {hw_id!r}", file="llmsim/cost/data/calibration.json")
+    """The profile `--calibration default` gives a GPU."""
+    return family_profile_name(default_family(), hw_id)
+
+
+def resolve_profile_name(name: str, hw_id: str) -> str:
+    """A family name (or `default`) resolved to the profile it uses on this GPU; other names as given."""
+    if name == "default":
+        name = default_family()
+    if name in _shipped().families:
+        return family_profile_name(name, hw_id)
+    return name
 
 
 def get_profile(name: str | None, hw_id: str) -> CalibrationProfile:
-    """Resolve `--calibration NAME` (None or `none` = pure roofline, `default` = per-GPU default)."""
+    """Resolve `--calibration NAME`: None or `none` = pure roofline, `default` or a family = per GPU."""
     if name is None or name == "none":
         return NONE
-    if name == "default":
-        name = default_profile_name(hw_id)
+    name = resolve_profile_name(name, hw_id)
     if name in _REGISTERED:
         return _REGISTERED[name]
     for profile in _shipped().profiles:
