@@ -38,6 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     out.add_argument("--json", action="store_true", help="print the rows and MAPE tables as JSON")
     out.add_argument("--csv", action="store_true", help="print one CSV row per point")
     p.add_argument("--plot", metavar="FILE.png", help="predicted-vs-measured scatter (needs the plot extra)")
+    p.add_argument("--write-fidelity", metavar="FILE.json",
+                   help="also write the errors as a fidelity table (llmsim.cost.fidelity.FidelityTable)")
     p.add_argument("--max-mape", type=_positive_float, metavar="PCT",
                    help="exit 1 when any metric family's MAPE is above PCT (a check for CI)")
     p.set_defaults(handler=run)
@@ -72,6 +74,11 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(table_lines(results, label)))
     if args.plot:
         plot(results, args.plot, label)
+    if args.write_fidelity:
+        from llmsim.validation.fidelity_table import fidelity_table, write_table
+
+        about = f"llmsim validate --calibration {calibration} on {args.data or 'the shipped serving_points.csv'}"
+        write_table(fidelity_table(results, calibration, about), args.write_fidelity)
     if args.max_mape is not None:
         worst = max(mape_by(results, GROUPS["metric family"]).values(), key=lambda v: v["mape_pct"], default=None)
         if worst is not None and worst["mape_pct"] > args.max_mape:

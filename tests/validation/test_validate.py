@@ -143,3 +143,31 @@ def test_missing_file_and_unknown_source(small_points: str, tmp_path: Path, caps
     assert code == 2 and "no such file" in err
     code, _, err = _validate(capsys, "--data", small_points, "--source", "NOPE")
     assert code == 2 and "--source" in err and "TINY_BATCH" in err
+
+
+def test_write_fidelity_table(small_points: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--write-fidelity writes a FidelityTable the run-time lookup reads: the wrong point's error is there."""
+    from llmsim.cost.fidelity import FidelityTable, expected_error
+
+    target = tmp_path / "fidelity.json"
+    assert _validate(capsys, "--data", small_points, *TINY, "--write-fidelity", str(target))[0] == 0
+    table = msgspec.json.decode(target.read_bytes(), type=FidelityTable)
+    assert len(table.points) == 4
+    point = table.points[0]
+    assert (point.calibration, point.gpu, point.tp, point.precision) == (
+        get_profile("default", "nvidia_H100_SXM").name, "NVIDIA H100 SXM5 80GB", 1, "fp16")
+    found = expected_error(point.calibration, point.gpu, point.model_class, 1, "fp16", table)
+    assert found.status == "validated" and found.points == 4 and found.max_abs_error_pct is not None
+    assert found.max_abs_error_pct > 1000
+
+
+def test_plot_without_matplotlib_and_unknown_calibration(small_points: str, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """No matplotlib, or a calibration that does not exist: one line, exit 2, before any simulation."""
+    from llmsim import plotting
+
+    monkeypatch.setattr(plotting, "available", lambda: False)
+    code, _, err = _validate(capsys, "--data", small_points, "--plot", "x.png")
+    assert code == 2 and err.count("\n") == 1 and "matplotlib" in err
+    code, _, err = _validate(capsys, "--data", small_points, "--calibration", "no-such-profile")
+    assert code == 2 and err.count("\n") == 1 and "no-such-profile" in err
