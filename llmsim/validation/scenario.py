@@ -23,7 +23,7 @@ Workload, from `arrival` / `arrival_value`:
 
 Lengths: `input_len` / `output_len` by their first number (`~592 (...)` -> 592), the same for
 every request. Where either says ShareGPT, the 200 shipped ShareGPT pairs
-(data/sharegpt_200.csv, see the README there) are used, in file order.
+(data/sharegpt_200.csv, see the README there) are used, in file order (repeated past 200).
 Prefix caching (INFSIM's 100-150-token shared system prompts) is not modelled: whole prompts
 are prefilled, which overstates prefill work by ~20 %.
 
@@ -52,7 +52,6 @@ from llmsim.workload.arrivals import ArrivalProcess
 from llmsim.validation.points import ServingPoint, first_number
 
 DURATION_S = 300.0
-SHAREGPT_PAIRS = 200
 _DTYPES = ("bf16", "fp16", "fp8", "int8", "int4")
 
 
@@ -95,8 +94,6 @@ def scenario_for(point: ServingPoint, duration_s: float = DURATION_S) -> Scenari
     model = model_name(point)
     workload, process, rate, requests = _workload(point, duration_s)
     inputs, outputs = _lengths(point)
-    if inputs is None and workload != "single":
-        requests = min(requests, SHAREGPT_PAIRS) if workload != "open" else requests
     seqs, tokens, chunked = _limits(point, model)
     if workload == "static":
         seqs = requests
