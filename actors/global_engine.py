@@ -31,6 +31,7 @@ class GlobalEngine(Actor):
         nodes: dict[int, str], inventory: dict[int, Counter[str]], env_changes: list[EnvChange] = (),  # type: ignore[assignment]
         strict: bool = False, print_interval_ns: int = 0, on_progress: Callable[[GlobalEngine], None] | None = None,
         on_gpu_stats: Callable[[GpuStats], None] | None = None, new_node: Callable[[str], tuple[int, str]] | None = None,
+        concurrency: int = 0, think_time_ns: int = 0,
     ) -> None:
         super().__init__(name)
         self.workload, self.router, self.resolve_model = workload, router, resolve_model
@@ -46,24 +47,35 @@ class GlobalEngine(Actor):
         self.skipped = 0
         self.outcomes: Counter[str] = Counter()
         self.exhausted = False
+        # Closed loop (concurrency > 0): N clients, each sends its next request when its previous
+        # one ends (after think_time_ns); the trace's own arrival times are not used.
+        self.concurrency, self.think_time_ns = concurrency, think_time_ns
+        self.pending = 0  # arrivals scheduled but not yet delivered
 
     def on_start(self) -> None:
-        self._read_next()
+        for _ in range(max(1, self.concurrency)):
+            self._read_next(0)
         if self.env_changes:
             self._schedule_change(0)
         if self.print_interval_ns > 0:
             self.ctx.send(self.name, ProgressTick(), self.print_interval_ns)
 
     # ---- arrivals ----------------------------------------------------------------------
-    def _read_next(self) -> None:
-        """Read until the next valid request and schedule its arrival (or note the end)."""
+    def _read_next(self, closed_loop_ns: int) -> None:
+        """Read until the next valid request and schedule its arrival (or note the end).
+
+        In a closed loop the request is sent at `closed_loop_ns`, not at the trace's time.
+        """
         for arrival_ns, tr in self.workload:
+            if self.concurrency:
+                arrival_ns = closed_loop_ns
             self.read += 1
             reason = self._invalid(tr)
             if reason is None:
                 spec = RequestSpec(id=tr.id, model=tr.model or "", input_tokens=tr.input_tokens,
                                    output_tokens=tr.output_tokens, arrival_ns=arrival_ns, priority=tr.priority,
                                    line=tr.line)
+                self.pending += 1
                 self.ctx.send(self.name, NextArrival(request=spec), max(0, arrival_ns - self.ctx.now))
                 return
             self.skipped += 1
@@ -82,6 +94,7 @@ class GlobalEngine(Actor):
     @handles(NextArrival)
     def on_arrival(self, msg: NextArrival) -> None:
         req = msg.request
+        self.pending -= 1
         self.entered += 1
         model = self.resolve_model(req.model or None)
         self.ctx.emit(RequestArrived(t_ns=self.ctx.now, request_id=req.id, model=model or req.model,
@@ -96,7 +109,8 @@ class GlobalEngine(Actor):
                 req = RequestSpec(id=req.id, model=model, input_tokens=req.input_tokens, output_tokens=req.output_tokens,
                                   arrival_ns=req.arrival_ns, priority=req.priority, line=req.line)
             self.ctx.send(self.router, RouteRequest(request=req))
-        self._read_next()
+        if not self.concurrency:
+            self._read_next(0)
 
     @handles(RequestFinished)
     def on_finished(self, msg: RequestFinished) -> None:
@@ -105,11 +119,13 @@ class GlobalEngine(Actor):
     def _count(self, outcome: str) -> None:
         self.finished += 1
         self.outcomes[outcome] += 1
+        if self.concurrency and not self.exhausted:
+            self._read_next(self.ctx.now + self.think_time_ns)  # this client's next request
 
     @property
     def done(self) -> bool:
         """All requests read and finished."""
-        return self.exhausted and self.finished == self.entered
+        return self.exhausted and self.pending == 0 and self.finished == self.entered
 
     # ---- environment changes -----------------------------------------------------------
     def _schedule_change(self, index: int) -> None:

@@ -135,6 +135,11 @@ def serving_override(opts: ReplayOptions) -> Callable[[ServingOptions], ServingO
 
 def timed_requests(opts: ReplayOptions, rng: np.random.Generator) -> Iterator[tuple[int, TraceRequest]]:
     """The trace streamed with its arrival times (windowed, scaled or generated)."""
+    if opts.concurrency is not None and opts.arrival_rate is not None:
+        raise UsageError("--concurrency (closed loop) and --arrival-rate (open loop) exclude each other",
+                         field="--concurrency", expected="one of the two")
+    if opts.concurrency is None and opts.think_time_s:
+        raise UsageError("--think-time needs --concurrency", field="--think-time")
     if opts.arrival_rate is not None and not opts.arrival_rate > 0:
         raise UsageError(f"arrival rate {opts.arrival_rate} is not positive", field="--arrival-rate",
                          expected="a number > 0")
@@ -207,6 +212,7 @@ class Cluster:
             inventory=inventory, env_changes=changes, strict=opts.strict,
             print_interval_ns=s_to_ns(progress_interval_s(opts, progress)),
             on_progress=progress, on_gpu_stats=collector.add_gpu_stats, new_node=self._new_node,
+            concurrency=opts.concurrency or 0, think_time_ns=s_to_ns(opts.think_time_s),
         )
         sim.add_actor(self.engine)
 

@@ -115,6 +115,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--arrival-process", choices=ARRIVAL_PROCESSES,
                    help="with --arrival-rate: poisson (default), gamma (needs --burstiness) or constant (fixed gap)")
     p.add_argument("--burstiness", type=_bounded(1e-3, 100.0, "a coefficient of variation"), help="Gamma inter-arrival coefficient of variation")
+    p.add_argument("--concurrency", type=_positive_int,
+                   help="closed loop: N clients, each sends its next request when its previous one ends")
+    p.add_argument("--think-time", dest="think_time_s", type=_non_negative_float, default=0.0,
+                   help="with --concurrency: seconds a client waits before its next request (default 0)")
     p.add_argument("--time-scale", type=_bounded(1e-6, 1e9, "a speed-up factor"), default=1.0, help="speed up a timestamped trace by X")
     p.add_argument("--start", dest="start_s", type=_non_negative_float, help="window start (s, trace time)")
     p.add_argument("--duration", dest="duration_s", type=_positive_float, help="window length (s)")
@@ -161,8 +165,9 @@ def options_from_args(args: argparse.Namespace) -> ReplayOptions:
         environment_change_file=args.environment_change_file, n_engines=args.n_engines, hardware=args.hardware,
         hardware_file=args.hardware_file, tp=args.tp, dtype=args.dtype, model=args.model,
         default_model=args.default_model, trace_format=args.trace_format,
-        arrival_rate=args.arrival_rate if args.arrival_rate is not None or not example else EXAMPLE_RATE,
+        arrival_rate=args.arrival_rate if args.arrival_rate is not None or not example or args.concurrency else EXAMPLE_RATE,
         burstiness=args.burstiness, arrival_process=args.arrival_process, time_scale=args.time_scale,
+        concurrency=args.concurrency, think_time_s=args.think_time_s,
         start_s=args.start_s, duration_s=args.duration_s,
         limit=args.limit, seed=args.seed, output_dir=args.output_dir, trace_output=args.trace_output,
         stats_output=args.stats_output, trace_detail=args.trace_detail, write_outputs=not args.no_outputs,
