@@ -48,15 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     """Handler of `llmsim validate`."""
     from llmsim import plotting
-    from llmsim.cost import get_profile
     from llmsim.validation import evaluate, mape_by, read_points, shipped_points_path, summary
+    from llmsim.validation.names import hardware_id
     from llmsim.validation.report import GROUPS, csv_text, plot, table_lines
 
     if args.plot:
         plotting.require("--plot", field="--plot")
     calibration = args.calibration
-    if calibration not in ("none", "default"):
-        get_profile(calibration, "nvidia_H100_SXM")  # an unknown name fails before any simulation
     points = read_points(args.data or shipped_points_path())
     if args.source:
         known = sorted({p.source for p in points})
@@ -64,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             raise UsageError(f"no rows of source {unknown[0]!r}", field="--source", expected="one of " + ", ".join(known))
         points = [p for p in points if p.source in args.source]
+    hardware = sorted({hardware_id(p) for p in points})
+    label = _describe(calibration, hardware)  # an unknown profile fails here, before any simulation
     results = evaluate(points, calibration, duration_s=args.duration)
-    label = _describe(calibration, sorted({r.scenario.hardware for r in results}))
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(summary(results, label), option=orjson.OPT_INDENT_2) + b"\n")
     elif args.csv:
@@ -87,9 +86,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _describe(calibration: str, hardware: list[str]) -> str:
-    """`default` spelled out per GPU (the profile each GPU resolved to)."""
-    if calibration != "default":
-        return calibration
-    from llmsim.cost.calibration import default_profile_name
+    """The calibration and, for `default` or an engine family, the profile each GPU resolves to."""
+    from llmsim.validation.fidelity_table import profile_name
 
-    return "default (" + ", ".join(f"{hw}: {default_profile_name(hw)}" for hw in hardware) + ")"
+    names = {hw: profile_name(calibration, hw) for hw in hardware}
+    if all(name == calibration for name in names.values()):
+        return calibration
+    return f"{calibration} (" + ", ".join(f"{hw}: {name}" for hw, name in names.items()) + ")"
