@@ -26,6 +26,9 @@ from llmsim.validation.scenario import DURATION_S, Scenario, scenario_for
 from llmsim.validation.simulate import Calibration, simulate
 
 
+SATURATED_QUEUE_FRACTION = 0.1  # queue p90 / arrival span above which an open-loop run is called saturated
+
+
 class Result(msgspec.Struct, frozen=True, kw_only=True):
     """A measured point, its simulated counterpart and the error (NaN when nothing was predicted)."""
 
@@ -57,6 +60,7 @@ def evaluate(points: Iterable[ServingPoint], calibration: Calibration = "default
         if scenario not in runs:
             runs[scenario] = simulate(scenario, calibration)
         predicted, note = predict(point, scenario, runs[scenario])
+        note = note or saturation_note(scenario, runs[scenario])
         results.append(Result(point=point, scenario=scenario, model_class=model_class(scenario.model),
                               family=metric_family(point, scenario), predicted=predicted, note=note))
     return results
@@ -83,6 +87,21 @@ def predict(point: ServingPoint, scenario: Scenario, stats: dict[str, Any]) -> t
         return throughput["output_tokens_per_s"], ""
     tpot_s = latency["tpot_s"]["p50"]  # decode_tok_s_per_request
     return (1.0 / tpot_s, "") if tpot_s > 0 else (math.nan, "no decode steps (1 output token)")
+
+
+def saturation_note(scenario: Scenario, stats: dict[str, Any]) -> str:
+    """For an open-loop run whose queue kept growing (llmsim's replica below the offered rate): say so.
+
+    Called saturated when the 90th-percentile queueing time exceeds a tenth of the arrival span;
+    its TTFT and E2E then grow with the simulated duration (`--duration`).
+    """
+    if scenario.workload != "open":
+        return ""
+    queue_p90_s = stats["latency"]["queue_s"]["p90"]
+    span_s = stats["arrivals"]["span_s"]
+    if not span_s > 0 or queue_p90_s <= SATURATED_QUEUE_FRACTION * span_s:
+        return ""
+    return f"saturated: queue p90 {queue_p90_s:.0f} s, llmsim served {stats['throughput']['requests_per_s']:.2f} req/s"
 
 
 def metric_family(point: ServingPoint, scenario: Scenario) -> str:

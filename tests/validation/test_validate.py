@@ -171,3 +171,19 @@ def test_plot_without_matplotlib_and_unknown_calibration(small_points: str, monk
     assert code == 2 and err.count("\n") == 1 and "matplotlib" in err
     code, _, err = _validate(capsys, "--data", small_points, "--calibration", "no-such-profile")
     assert code == 2 and err.count("\n") == 1 and "no-such-profile" in err
+
+
+def test_saturated_runs_are_flagged(small_points: str) -> None:
+    """An open-loop run whose queue keeps growing carries a 'saturated' note; the others none."""
+    from llmsim.validation.evaluate import saturation_note
+
+    point = next(p for p in read_points(small_points) if p.source == "TINY_SERVE")
+    scenario = evaluate([point], duration_s=4)[0].scenario
+
+    def stats(queue_p90_s: float) -> dict[str, object]:
+        return {"latency": {"queue_s": {"p90": queue_p90_s}}, "arrivals": {"span_s": 100.0},
+                "throughput": {"requests_per_s": 1.5}}
+
+    assert saturation_note(scenario, stats(30.0)).startswith("saturated: queue p90 30 s")
+    assert saturation_note(scenario, stats(0.5)) == ""
+    assert evaluate([point], duration_s=4)[0].note == ""
