@@ -72,7 +72,7 @@ def shipped_points_path() -> str:
 def read_points(path: str) -> list[ServingPoint]:
     """Every row of a serving-points CSV, in file order; a bad file or field is a PointsError."""
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # a spreadsheet's BOM is not a column name
             rows = list(csv.reader(fh))
     except FileNotFoundError:
         raise InputFileError("no such file", file=path) from None
