@@ -18,8 +18,11 @@ Workload, from `arrival` / `arrival_value`:
   600 s of arrivals were 11.7 / 13.1 / 13.8 / 13.8 s (7B at 8/s) and 16.1 / 17.2 / 17.4 / 17.4 s
   (34B at 6/s); the measured stages ran 600-1200 s. Where llmsim saturates and the engine did
   not, the queue, and so the TTFT error, grows with the duration.
-- `concurrency`, `1`: one request alone; decode_tok_s_per_request = 1 / TPOT.
-  Closed loops of more than one client are not supported yet (an error names the row).
+- `concurrency`, `1`: one request alone (each request of a one-client loop runs alone);
+  decode_tok_s_per_request = 1 / TPOT.
+- `concurrency`, `N` > 1: a closed loop of N clients (replay's `--concurrency`, no think
+  time), each sending its next request when its previous one ends, 10 x N requests in all
+  (the N that start together at t=0 are included in the percentiles).
 
 Lengths: `input_len` / `output_len` by their first number (`~592 (...)` -> 592), the same for
 every request. Where either says ShareGPT, the 200 shipped ShareGPT pairs
@@ -52,6 +55,7 @@ from llmsim.workload.arrivals import ArrivalProcess
 from llmsim.validation.points import ServingPoint, first_number
 
 DURATION_S = 300.0
+CLOSED_LOOP_ROUNDS = 10  # requests per client of a closed loop
 _DTYPES = ("bf16", "fp16", "fp8", "int8", "int4")
 
 
@@ -65,7 +69,7 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True):
     max_num_seqs: int
     max_num_batched_tokens: int
     chunked_prefill: bool
-    workload: str  # "static" (all at t=0, latency of the batch), "burst" (all at t=0), "open", "single"
+    workload: str  # "static" (all at t=0, latency of the batch), "burst" (all at t=0), "open", "single", "closed"
     process: ArrivalProcess | None  # constant / poisson for "open"
     rate: float | None
     requests: int
@@ -84,6 +88,8 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True):
             load = f"{self.requests} at t=0"
         elif self.workload == "single":
             load = "1 request alone"
+        elif self.workload == "closed":
+            load = f"{self.requests // CLOSED_LOOP_ROUNDS} clients x{self.requests}"
         else:
             load = f"{self.process} {self.rate:g}/s x{self.requests}"
         return f"{load}; {lengths}; {limits}"
@@ -119,10 +125,11 @@ def _workload(point: ServingPoint, duration_s: float) -> tuple[str, ArrivalProce
         n = int(prompts.group(1)) if prompts else round(count * duration_s)
         return "open", process, count, max(n, 1)
     if point.arrival == "concurrency":
-        if count != 1:
-            raise point.error("arrival_value", f"concurrency {point.arrival_value} is not supported yet",
-                              "1 (closed loops of more clients are not simulated yet)")
-        return "single", None, None, 1
+        if count is None or count != int(count) or count < 1:
+            raise point.error("arrival_value", f"{point.arrival_value!r} is not a client count", "an integer >= 1")
+        if count == 1:
+            return "single", None, None, 1
+        return "closed", None, None, int(count) * CLOSED_LOOP_ROUNDS
     raise point.error("arrival", f"unknown arrival {point.arrival!r}", "qps, offline or concurrency")
 
 

@@ -20,7 +20,7 @@ from llmsim.cost import CalibrationProfile
 from llmsim.cost.calibration import register_profile
 from llmsim.errors import LlmsimError
 from llmsim.options import ReplayOptions
-from llmsim.validation.scenario import Scenario
+from llmsim.validation.scenario import CLOSED_LOOP_ROUNDS, Scenario
 
 # A calibration: a profile name (`default`, `vllm-h100`, `none`...), a profile object, or a function
 # from llmsim hardware id to profile (one fitted per GPU).
@@ -55,6 +55,7 @@ def simulate(scenario: Scenario, calibration: Calibration = "default") -> dict[s
             enable_chunked_prefill=scenario.chunked_prefill,
             arrival_rate=scenario.rate if open_loop else None,
             arrival_process=scenario.process if open_loop else None,
+            concurrency=scenario.requests // CLOSED_LOOP_ROUNDS if scenario.workload == "closed" else None,
             seed=0, write_outputs=False, quiet=True,
         )
         result = run_replay(opts)

@@ -76,10 +76,14 @@ def test_poisson_rate_and_prompt_count() -> None:
     assert (s.process, s.rate, s.requests) == ("poisson", 1.0, 200)
 
 
-def test_closed_loop_beyond_one_is_refused() -> None:
-    """Concurrency above 1 is not simulated yet: a clear error, not a wrong answer."""
-    with pytest.raises(PointsError, match="concurrency 8"):
-        scenario_for(_point(arrival="concurrency", arrival_value="8", metric="decode_tok_s_per_request"))
+def test_concurrency_is_a_closed_loop() -> None:
+    """Concurrency 1 is one request alone; N > 1 is N closed-loop clients, 10 requests each."""
+    one = scenario_for(_point(arrival="concurrency", arrival_value="1", metric="decode_tok_s_per_request"))
+    eight = scenario_for(_point(arrival="concurrency", arrival_value="8", metric="decode_tok_s_per_request"))
+    assert (one.workload, one.requests) == ("single", 1)
+    assert (eight.workload, eight.requests) == ("closed", 80) and "8 clients" in eight.conditions
+    with pytest.raises(PointsError, match="client count"):
+        scenario_for(_point(arrival="concurrency", arrival_value="many", metric="ttft_p50_ms"))
 
 
 def test_every_shipped_row_maps() -> None:

@@ -187,3 +187,17 @@ def test_saturated_runs_are_flagged(small_points: str) -> None:
     assert saturation_note(scenario, stats(30.0)).startswith("saturated: queue p90 30 s")
     assert saturation_note(scenario, stats(0.5)) == ""
     assert evaluate([point], duration_s=4)[0].note == ""
+
+
+def test_closed_loop_row_runs(tmp_path: Path) -> None:
+    """A concurrency-4 row runs as 4 closed-loop clients: 40 requests, never more than 4 in flight."""
+    path = tmp_path / "c.csv"
+    path.write_text(HEADER + "S,u,vLLM,1.0,Llama-2-7b,H100-SXM-80GB,1,1,FP16,64,8,x,concurrency,4,"
+                             "decode_tok_s_per_request,100,\n")
+    result = evaluate(read_points(str(path)))[0]
+    assert (result.scenario.workload, result.scenario.requests) == ("closed", 40)
+    assert result.ok and result.predicted > 0 and result.family == "ITL / decode rate"
+    stats = evaluate_module.simulate(result.scenario)
+    assert stats["requests"]["completed"] == 40
+    gpus = [g for node in stats["nodes"].values() for g in node["gpus"]]
+    assert gpus and all(0 < g["mean_batch_size"] <= 4 for g in gpus)
