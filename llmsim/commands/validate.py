@@ -29,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "arrivals) through `llmsim replay` and print predicted vs measured, then MAPE per source, "
                     "GPU, model class and metric family. Default data: the measurements shipped with llmsim.")
     p.add_argument("--data", metavar="CSV", help="serving-points CSV (default: llmsim/validation/data/serving_points.csv)")
-    p.add_argument("--calibration", default="default", help="calibration profile ('none' = pure roofline)")
+    p.add_argument("--calibration", default="auto",
+                   help="auto (default: each row under its engine's family, vllm-v0 or vllm-v1), default, "
+                        "an engine family, a profile, or none (pure roofline)")
     p.add_argument("--source", action="append", metavar="NAME", help="only rows of this source (repeatable)")
     p.add_argument("--duration", type=_positive_float, default=DURATION_S, metavar="S",
                    help="seconds of arrivals simulated for rate-driven rows without a request count "
@@ -89,6 +91,8 @@ def _describe(calibration: str, hardware: list[str]) -> str:
     """The calibration and, for `default` or an engine family, the profile each GPU resolves to."""
     from llmsim.validation.fidelity_table import profile_name
 
+    if calibration == "auto":
+        return "auto (each row under its engine's family: vllm-v0 or vllm-v1)"
     names = {hw: profile_name(calibration, hw) for hw in hardware}
     if all(name == calibration for name in names.values()):
         return calibration

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -190,6 +191,7 @@ class CalibrationFile(msgspec.Struct):
     families: dict[str, dict[str, str]]
     profiles: list[CalibrationProfile]
     allreduce_fit: dict[str, float] = {}
+    modern_fit: dict[str, Any] = {}  # scripts/fit_modern.py's parameters, kept as they are
 
 
 LEGACY_FAMILY = "vllm-2023"
@@ -206,7 +208,7 @@ def build_calibration(data_root: Path) -> CalibrationFile:
     families = {name: m for name, m in shipped.families.items() if name != LEGACY_FAMILY}
     kept = [p for p in shipped.profiles if p.name in {n for m in families.values() for n in m.values()}]
     return CalibrationFile(about=ABOUT, default=shipped.default, families={LEGACY_FAMILY: DEFAULT_MAP, **families},
-                           profiles=profiles + kept, allreduce_fit=ar)
+                           profiles=profiles + kept, allreduce_fit=ar, modern_fit=shipped.modern_fit)
 
 
 def shipped_calibration() -> CalibrationFile:

@@ -32,6 +32,7 @@ class CalibrationProfile(msgspec.Struct, frozen=True, kw_only=True):
     per_seq_overhead_s: float = 0.0  # per sequence in the batch (sampling, bookkeeping)
     allreduce_efficiency: float = 1.0  # fraction of interconnect bandwidth an all-reduce reaches
     allreduce_latency_s: float | None = None  # overrides the hardware table's interconnect latency
+    allreduce_step_latency_s: float = 0.0  # per ring step, 2 (tp - 1) of them (NCCL rings; ~0 for one-shot kernels)
     gqa_shared_kv: bool = True  # False: attention kernels re-read K/V once per query head (pre-GQA kernels)
     token_tile: int = 1  # GEMM rows are padded to a multiple of this (tensor-core tile height)
     operators: dict[str, OpCalibration] = {}

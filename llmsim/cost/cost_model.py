@@ -150,7 +150,8 @@ class CostModel:
         latency_s = self.profile.allreduce_latency_s
         if latency_s is None:
             latency_s = self.hw.interconnect_latency_s
-        return latency_s + 2.0 * (self.tp - 1) / self.tp * size_bytes / bw
+        steps = 2.0 * (self.tp - 1)  # a ring all-reduce: reduce-scatter then all-gather
+        return latency_s + steps * self.profile.allreduce_step_latency_s + steps / self.tp * size_bytes / bw
 
     def _overhead_s(self, seqs: int) -> float:
         """Fixed costs of one iteration: per iteration, per layer and per sequence."""

@@ -20,9 +20,10 @@ from typing import Any
 
 import msgspec
 
+from llmsim.cost import CalibrationProfile
 from llmsim.validation.names import model_class
 from llmsim.validation.points import ServingPoint
-from llmsim.validation.scenario import DURATION_S, Scenario, scenario_for
+from llmsim.validation.scenario import DURATION_S, Scenario, engine_family, scenario_for
 from llmsim.validation.simulate import Calibration, simulate
 
 
@@ -37,6 +38,7 @@ class Result(msgspec.Struct, frozen=True, kw_only=True):
     model_class: str
     family: str
     predicted: float
+    calibration: str = ""  # what the row ran under: a profile, `default` or an engine family name
     note: str = ""
 
     @property
@@ -50,20 +52,34 @@ class Result(msgspec.Struct, frozen=True, kw_only=True):
         return math.isfinite(self.predicted)
 
 
-def evaluate(points: Iterable[ServingPoint], calibration: Calibration = "default", *,
+def evaluate(points: Iterable[ServingPoint], calibration: Calibration = "auto", *,
              duration_s: float = DURATION_S) -> list[Result]:
-    """Simulate each distinct scenario once and predict every point, in input order."""
+    """Simulate each distinct scenario once and predict every point, in input order.
+
+    `auto` runs each row under its engine's family (`engine_family`: vllm-v0 or vllm-v1).
+    """
     runs: dict[Scenario, dict[str, Any]] = {}
     results = []
     for point in points:
         scenario = scenario_for(point, duration_s)
+        row_calibration = engine_family(point) if calibration == "auto" else calibration
         if scenario not in runs:
-            runs[scenario] = simulate(scenario, calibration)
+            runs[scenario] = simulate(scenario, row_calibration)
         predicted, note = predict(point, scenario, runs[scenario])
         note = note or saturation_note(scenario, runs[scenario])
         results.append(Result(point=point, scenario=scenario, model_class=model_class(scenario.model),
-                              family=metric_family(point, scenario), predicted=predicted, note=note))
+                              family=metric_family(point, scenario), predicted=predicted, note=note,
+                              calibration=calibration_label(row_calibration, scenario.hardware)))
     return results
+
+
+def calibration_label(calibration: Calibration, hardware: str) -> str:
+    """A calibration's name: as given for a name, the profile's own for a profile or a per-GPU function."""
+    if isinstance(calibration, str):
+        return calibration
+    if isinstance(calibration, CalibrationProfile):
+        return calibration.name
+    return calibration(hardware).name
 
 
 def predict(point: ServingPoint, scenario: Scenario, stats: dict[str, Any]) -> tuple[float, str]:

@@ -26,7 +26,8 @@ def profile_name(calibration: Calibration, hardware: str) -> str:
 def fidelity_table(results: Sequence[Result], calibration: Calibration, about: str = "") -> FidelityTable:
     """One ValidatedPoint per predicted row: profile name, GPU card name, model class, TP, dtype, error."""
     points = [
-        ValidatedPoint(calibration=profile_name(calibration, r.scenario.hardware), source=r.point.source,
+        ValidatedPoint(calibration=profile_name(r.calibration or calibration, r.scenario.hardware),
+                       source=r.point.source,
                        gpu=get_hardware(r.scenario.hardware).name, model=r.scenario.model,
                        model_class=r.model_class, tp=r.scenario.tp, precision=r.scenario.dtype,
                        metric=r.point.metric, error_pct=round(r.error_pct, 3))

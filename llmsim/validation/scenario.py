@@ -169,6 +169,11 @@ def _limits(point: ServingPoint, model: str) -> tuple[int, int, bool]:
     return (int(seqs.group(1)) if seqs else 256, int(tokens.group(1)) if tokens else default_tokens, chunked)
 
 
+def engine_family(point: ServingPoint) -> str:
+    """The calibration family a row's engine belongs to (`llmsim validate --calibration auto`)."""
+    return "vllm-v0" if _is_v0(point) else "vllm-v1"
+
+
 def _is_v0(point: ServingPoint) -> bool:
     """vLLM's V0 engine: said so, or a version below 0.7 (`~v0.3.3`, `0.6.4.dev`)."""
     text = f"{point.engine} {point.engine_version}"

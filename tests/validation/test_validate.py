@@ -83,7 +83,9 @@ def test_json_and_csv_outputs(small_points: str, capsys: pytest.CaptureFixture[s
     """--json holds every point and the MAPE tables; --csv one row per point, same numbers."""
     code, out, _ = _validate(capsys, "--data", small_points, *TINY, "--json")
     doc = json.loads(out)
-    assert code == 0 and len(doc["points"]) == 4 and doc["calibration"].startswith("default (nvidia_H100_SXM: ")
+    assert code == 0 and len(doc["points"]) == 4 and doc["calibration"].startswith("auto (each row under")
+    code, out, _ = _validate(capsys, "--data", small_points, *TINY, "--json", "--calibration", "default")
+    assert json.loads(out)["calibration"] == "default (nvidia_H100_SXM: vllm-v1-hopper)"
     assert set(doc["mape"]) == {"source", "gpu", "model class", "metric family"}
     assert doc["overall"]["n"] == 4
     code, out, _ = _validate(capsys, "--data", small_points, *TINY, "--csv")
@@ -150,7 +152,8 @@ def test_write_fidelity_table(small_points: str, tmp_path: Path, capsys: pytest.
     from llmsim.cost.fidelity import FidelityTable, expected_error
 
     target = tmp_path / "fidelity.json"
-    assert _validate(capsys, "--data", small_points, *TINY, "--write-fidelity", str(target))[0] == 0
+    assert _validate(capsys, "--data", small_points, *TINY, "--calibration", "default",
+                     "--write-fidelity", str(target))[0] == 0
     table = msgspec.json.decode(target.read_bytes(), type=FidelityTable)
     assert len(table.points) == 4
     point = table.points[0]
@@ -201,3 +204,15 @@ def test_closed_loop_row_runs(tmp_path: Path) -> None:
     assert stats["requests"]["completed"] == 40
     gpus = [g for node in stats["nodes"].values() for g in node["gpus"]]
     assert gpus and all(0 < g["mean_batch_size"] <= 4 for g in gpus)
+
+
+def test_auto_runs_each_row_under_its_engine_family(small_points: str) -> None:
+    """`auto`: V0-era rows under vllm-v0, the others under vllm-v1; the fitted profiles differ."""
+    from llmsim.validation import evaluate, read_points
+    from llmsim.validation.scenario import engine_family
+
+    points = read_points(small_points)
+    results = evaluate(points, "auto", duration_s=4)
+    assert [r.calibration for r in results] == [engine_family(p) for p in points]
+    assert get_profile("vllm-v0", "nvidia_H100_SXM").iteration_overhead_s != \
+        get_profile("vllm-v1", "nvidia_H100_SXM").iteration_overhead_s

@@ -1,0 +1,144 @@
+"""Fit the calibration families of today's engines (vllm-v1, vllm-v0) by re-simulating measured points.
+
+Few, physical parameters, shared wherever physics is shared:
+- per GPU generation (Ampere, Hopper): achieved fraction of peak FLOP/s and of HBM bandwidth;
+  other GPUs get the mean of the two (a generic profile, used where nothing was measured);
+- for every GPU: attention kernels' fraction of that bandwidth, MoE expert GEMMs' fraction (grouped
+  GEMMs stream weights less well), a launch cost per kernel (CUDA graphs), an all-reduce's fixed
+  latency and its latency per ring step (NCCL rings grow with TP; one-shot kernels do not);
+- per engine generation: host overhead per iteration and per sequence (V0's Python scheduler
+  and sampler run between steps; V1 overlaps most of it).
+The objective is the mean absolute log error over points, each capped (a saturated point must not
+outweigh the rest): log errors treat "2x too slow" and "2x too fast" alike.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+
+import msgspec
+import numpy as np
+
+from llmsim.cost.calibration import CalibrationProfile, OpCalibration
+from llmsim.cost.fitting import nelder_mead
+from llmsim.validation.evaluate import Result, evaluate
+from llmsim.validation.points import ServingPoint
+from llmsim.validation.scenario import engine_family, scenario_for
+
+ENGINES = ("vllm-v1", "vllm-v0")
+GENERATIONS: dict[str, tuple[str, ...]] = {  # family profile suffix -> GPU id patterns
+    "ampere": ("nvidia_A100*", "nvidia_A800*"),
+    "hopper": ("nvidia_H100*", "nvidia_H200*"),
+}
+GENERIC = "generic"
+LOG_ERROR_CAP = 1.0  # |log(pred/measured)| counted at most this much (e^1 = 2.7x)
+FIT_DURATION_S = 120.0  # arrivals simulated per open-loop stage while fitting (validate uses 300 s)
+
+# Parameter -> (low, high); Nelder-Mead searches the unit box mapped onto these.
+BOUNDS: dict[str, tuple[float, float]] = {
+    "ampere_compute": (0.4, 1.0), "ampere_memory": (0.6, 1.0),
+    "hopper_compute": (0.4, 1.0), "hopper_memory": (0.6, 1.0),
+    "attention": (0.5, 1.0), "moe_memory": (0.3, 1.0),
+    "kernel_overhead_s": (0.0, 15e-6), "allreduce_latency_s": (0.0, 40e-6), "allreduce_step_s": (0.0, 15e-6),
+    "vllm-v1_iteration_s": (0.0, 4e-3), "vllm-v1_seq_s": (0.0, 50e-6),
+    "vllm-v0_iteration_s": (0.0, 8e-3), "vllm-v0_seq_s": (0.0, 100e-6),
+}
+START = {"ampere_compute": 0.52, "ampere_memory": 0.91, "hopper_compute": 0.71, "hopper_memory": 0.94,
+         "attention": 0.92, "moe_memory": 0.98, "kernel_overhead_s": 1.6e-6, "allreduce_latency_s": 18e-6,
+         "allreduce_step_s": 0.0, "vllm-v1_iteration_s": 0.67e-3, "vllm-v1_seq_s": 2.3e-6,
+         "vllm-v0_iteration_s": 3.65e-3, "vllm-v0_seq_s": 42e-6}  # a first, faster fit (fixed TP latency)
+
+
+class ModernParams(msgspec.Struct, frozen=True):
+    """One point of the search: every parameter by name."""
+
+    values: dict[str, float]
+
+    def profile(self, engine: str, generation: str) -> CalibrationProfile:
+        """The profile `<engine>-<generation>` these parameters give."""
+        v = self.values
+        if generation == GENERIC:
+            compute = float(np.mean([v[f"{g}_compute"] for g in GENERATIONS]))
+            memory = float(np.mean([v[f"{g}_memory"] for g in GENERATIONS]))
+        else:
+            compute, memory = v[f"{generation}_compute"], v[f"{generation}_memory"]
+        moe = OpCalibration(compute_efficiency=compute, memory_efficiency=memory * v["moe_memory"],
+                            kernel_overhead_s=v["kernel_overhead_s"])
+        return CalibrationProfile(
+            name=f"{engine}-{generation}", compute_efficiency=compute, memory_efficiency=memory,
+            attention_efficiency=v["attention"], kernel_overhead_s=v["kernel_overhead_s"],
+            iteration_overhead_s=v[f"{engine}_iteration_s"], per_seq_overhead_s=v[f"{engine}_seq_s"],
+            allreduce_efficiency=0.7, allreduce_latency_s=v["allreduce_latency_s"],
+            allreduce_step_latency_s=v["allreduce_step_s"], token_tile=64,
+            operators={"moe_up_proj": moe, "moe_down_proj": moe}, hardware=generation, source="serving_points",
+        )
+
+    def for_gpu(self, engine: str, hw_id: str) -> CalibrationProfile:
+        """The profile an engine family uses on a GPU."""
+        return self.profile(engine, generation_of(hw_id))
+
+
+def generation_of(hw_id: str) -> str:
+    """ampere / hopper / generic for an llmsim GPU id (the families' GPU patterns)."""
+    import fnmatch
+
+    for generation, patterns in GENERATIONS.items():
+        if any(fnmatch.fnmatchcase(hw_id, p) for p in patterns):
+            return generation
+    return GENERIC
+
+
+def family_map(engine: str) -> dict[str, str]:
+    """A family's GPU pattern -> profile mapping, generic last."""
+    out = {p: f"{engine}-{g}" for g, patterns in GENERATIONS.items() for p in patterns}
+    out["*"] = f"{engine}-{GENERIC}"
+    return out
+
+
+def _evaluate_group(args: tuple[ModernParams, list[ServingPoint], float]) -> list[Result]:
+    params, points, duration_s = args
+    engine = engine_family(points[0])
+    return evaluate(points, lambda hw: params.for_gpu(engine, hw), duration_s=duration_s)
+
+
+def evaluate_params(params: ModernParams, points: Sequence[ServingPoint], pool: ProcessPoolExecutor,
+                    duration_s: float = FIT_DURATION_S) -> list[Result]:
+    """Every point predicted under `params`, one simulation per scenario, in the pool's processes."""
+    groups: dict[object, list[ServingPoint]] = {}
+    for p in points:
+        groups.setdefault(scenario_for(p, duration_s), []).append(p)
+    jobs = [(params, g, duration_s) for g in groups.values()]
+    return [r for chunk in pool.map(_evaluate_group, jobs) for r in chunk]
+
+
+def loss(results: Sequence[Result]) -> float:
+    """Mean capped absolute log error; an unpredicted point (requests failed) counts the cap."""
+    errors = [min(abs(math.log(r.predicted / r.point.value)), LOG_ERROR_CAP) if r.ok and r.predicted > 0
+              else LOG_ERROR_CAP for r in results]
+    return float(np.mean(errors)) if errors else 0.0
+
+
+def _from_unit(u: np.ndarray) -> ModernParams:
+    return ModernParams({k: lo + float(x) * (hi - lo) for (k, (lo, hi)), x in zip(BOUNDS.items(), u)})
+
+
+def _to_unit(params: ModernParams) -> np.ndarray:
+    return np.array([(params.values[k] - lo) / (hi - lo) for k, (lo, hi) in BOUNDS.items()])
+
+
+def fit(points: Sequence[ServingPoint], start: ModernParams | None = None, iters: int = 150,
+        workers: int = 2, duration_s: float = FIT_DURATION_S) -> tuple[ModernParams, list[Result]]:
+    """Parameters minimising `loss` on `points` (Nelder-Mead from `start`), and the points' results under them.
+
+    Always in worker processes: a fit registers trial profiles under the shipped names, which must
+    not outlive it in the caller's process.
+    """
+    start = start or ModernParams(dict(START))
+    with ProcessPoolExecutor(workers) as pool:
+        def objective(u: np.ndarray) -> float:
+            return loss(evaluate_params(_from_unit(u), points, pool, duration_s))
+
+        params = _from_unit(nelder_mead(objective, np.clip(_to_unit(start), 0, 1), iters)) if iters > 0 else start
+        return params, evaluate_params(params, points, pool, duration_s)
