@@ -19,6 +19,7 @@ from actors.router import RouterActor
 from llmsim.config.environment import MAX_GPUS
 from llmsim.config import Environment, NodeSpec, ServingOptions, legacy_environment, load_env_changes, load_environment
 from llmsim.cost import get_hardware, hardware_ids, load_model_spec, precision_from_dtype, resolve_model_name, with_interconnect
+from llmsim.cost.fidelity import run_fidelity
 from llmsim.errors import ConfigError, InputFileError, LlmsimError, OutputError, UnknownModelError, UsageError
 from llmsim.interrupt import StopOnSignal
 from llmsim.kernel import Simulation
@@ -378,6 +379,8 @@ def _stats(cluster: Cluster, collector: StatsCollector, sim: Simulation, signum:
                         wall_s=wall_s, events=sim.events, complete=complete, extra=extra)
     r = stats["requests"]
     r["unfinished"] = r["total"] - r["completed"] - r["failed"]
+    gpus = [g for node in stats["nodes"].values() for g in node["gpus"]]
+    stats["fidelity"] = run_fidelity(gpus, cluster.opts.calibration, cluster.opts.dtype)
     return stats
 
 

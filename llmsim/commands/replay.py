@@ -193,8 +193,22 @@ def summary_lines(stats: dict, out_dir: str) -> list[str]:  # type: ignore[type-
         *(_slo_line(stats["slo"]) if "slo" in stats else []),
         f"throughput {th['requests_per_s']:.2f} req/s, {th['output_tokens_per_s']:.0f} output tok/s",
         f"simulated {sim['simulated_s']:.2f} s in {sim['wall_s']:.2f} s wall, {sim['events']} events",
+        *_fidelity_lines(stats.get("fidelity", [])),
         f"outputs in {out_dir}",
     ]
+
+
+def _fidelity_lines(entries: list[dict]) -> list[str]:  # type: ignore[type-arg]
+    """How far to trust the run: per GPU type and model, the validation error of the nearest measurements."""
+    out = []
+    for f in entries:
+        what = f"{f['model']} on {f['gpu_type']} TP{f['tp']}"
+        if f["status"] == "validated":
+            out.append(f"fidelity {what}: calibration {f['calibration']}, MAPE {f['mape_pct']:.1f}% over "
+                       f"{f['points']} measured point(s) ({f['matched']}; {', '.join(f['sources'])})")
+        else:
+            out.append(f"fidelity {what}: {f['note']}")
+    return out
 
 
 def _slo_line(slo: dict) -> list[str]:  # type: ignore[type-arg]

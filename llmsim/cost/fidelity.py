@@ -5,9 +5,13 @@ from __future__ import annotations
 import functools
 from importlib import resources
 
+from typing import Any
+
 import msgspec
 
+from llmsim.cost.calibration import CalibrationProfile
 from llmsim.cost.model_spec import ModelSpec
+from llmsim.errors import LlmsimError
 
 FIDELITY_FILE = "data/fidelity.json"
 
@@ -57,6 +61,12 @@ class Fidelity(msgspec.Struct, kw_only=True):
                 f"{self.points} measured point(s) from {', '.join(self.sources)}")
 
 
+def precision_class(dtype: str) -> str:
+    """fp16 and bf16 cost the same (bytes and tensor-core rate): one class, `16-bit`."""
+    dtype = dtype.lower()
+    return "16-bit" if dtype in ("fp16", "bf16", "float16", "bfloat16") else dtype
+
+
 def model_class(spec: ModelSpec) -> str:
     """A size class for grouping errors: MoE, or dense by parameter count."""
     if spec.is_moe:
@@ -91,7 +101,7 @@ def expected_error(calibration: str, gpu: str, cls: str, tp: int, precision: str
                         note=f"no measurement for {gpu} under calibration {calibration}: unvalidated")
     matched = ["GPU"]
     for label, keep in (("model class", lambda p: p.model_class == cls), ("TP", lambda p: p.tp == tp),
-                        ("precision", lambda p: p.precision == precision)):
+                        ("precision", lambda p: precision_class(p.precision) == precision_class(precision))):
         narrower = [p for p in pts if keep(p)]
         if narrower:
             pts = narrower
@@ -100,3 +110,35 @@ def expected_error(calibration: str, gpu: str, cls: str, tp: int, precision: str
     return Fidelity(status="validated", **base, matched="same " + ", ".join(matched),  # type: ignore[arg-type]
                     points=len(pts), mape_pct=round(sum(errors) / len(errors), 2),
                     max_abs_error_pct=round(max(errors), 2), sources=sorted({p.source for p in pts}))
+
+
+def run_fidelity(gpus: list[dict[str, Any]], calibration: str | None, dtype: str | None) -> list[dict[str, Any]]:
+    """stats.json's `fidelity`: one entry per distinct (GPU type, model, TP) of the run's replicas."""
+    from llmsim.cost.calibration import get_profile, resolve_profile_name
+    from llmsim.cost.hardware import get_hardware
+    from llmsim.cost.model_spec import load_model_spec
+
+    seen: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for g in gpus:
+        key = (g["gpu_type"], g["model"], g["tp"])
+        if key in seen or not g["model"]:
+            continue
+        try:
+            card, cls = get_hardware(key[0]).name, model_class(load_model_spec(key[1]))
+        except LlmsimError:  # a user's hardware file or a local config: nothing measured for it anyway
+            card, cls = key[0], "unknown"
+        profile = "none" if calibration in (None, "none") else resolve_profile_name(calibration, key[0])
+        found = expected_error(profile, card, cls, key[2], dtype or "bf16")
+        if found.status != "validated" and profile != "none":
+            found.note += _own_error(get_profile(profile, key[0]))
+        entry = msgspec.to_builtins(found)
+        seen[key] = {"gpu_type": key[0], "model": key[1], **entry}
+    return list(seen.values())
+
+
+def _own_error(profile: CalibrationProfile) -> str:
+    """What a profile's own fit says of it, for profiles `llmsim validate` has no points for."""
+    if profile.holdout_mape_pct is None:
+        return ""
+    return (f" (the profile's own held-out error: MAPE {profile.holdout_mape_pct:.1f}% on {profile.source or 'its'}"
+            f" measurements of {profile.hardware})")

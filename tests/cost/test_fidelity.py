@@ -41,3 +41,24 @@ def test_model_classes() -> None:
     assert model_class(load_model_spec("codellama-34b-instruct-hf")) == "dense10-40B"
     assert model_class(load_model_spec("llama-2-70b-hf")) == "dense>40B"
     assert model_class(load_model_spec("mixtral-8x7b-v0.1")) == "moe"
+
+
+def test_a_run_reports_its_fidelity_per_gpu_type_and_model() -> None:
+    """stats.json's fidelity: H100 SXM is validated (INFSIM points), an L4 says unvalidated; one entry per kind."""
+    from llmsim.cost.fidelity import run_fidelity
+
+    gpus = [{"gpu_type": "nvidia_H100_SXM", "model": "llama-2-7b-hf", "tp": 1},
+            {"gpu_type": "nvidia_L4", "model": "llama-2-7b-hf", "tp": 1},
+            {"gpu_type": "nvidia_H100_SXM", "model": "llama-2-7b-hf", "tp": 1}]
+    h100, l4 = run_fidelity(gpus, "default", None)
+    assert h100["status"] == "validated" and h100["points"] > 0 and "INFSIM_TRAINING" in h100["sources"]
+    assert h100["calibration"] == "vllm-v1-hopper" and h100["mape_pct"] is not None
+    assert l4["status"] == "unvalidated" and "NVIDIA L4" in l4["note"] and l4["mape_pct"] is None
+
+
+def test_a_2023_profile_run_cites_its_own_held_out_error() -> None:
+    """No serving point under a 2023 profile: unvalidated, with the profile's own held-out error."""
+    from llmsim.cost.fidelity import run_fidelity
+
+    (entry,) = run_fidelity([{"gpu_type": "nvidia_A100", "model": "llama-3.1-8b-instruct", "tp": 1}], "vllm-2023", "fp16")
+    assert entry["status"] == "unvalidated" and "held-out error" in entry["note"]
