@@ -23,17 +23,11 @@ sys.path.insert(0, str(ROOT))
 
 from llmsim.validation import read_points, shipped_points_path  # noqa: E402
 from llmsim.validation.fit import (  # noqa: E402
-    ENGINES, GENERATIONS, GENERIC, START, ModernParams, family_map, fit, loss,
+    ENGINES, GENERATIONS, GENERIC, ModernParams, family_map, fit, loss, shipped_params,
 )
 from llmsim.validation.report import mape_by  # noqa: E402
 
 CALIBRATION = ROOT / "llmsim" / "cost" / "data" / "calibration.json"
-
-
-def shipped_params(data: dict) -> ModernParams:
-    """The parameters of the last fit, completed with the starting values for any new ones."""
-    stored = data.get("modern_fit", {}).get("params", {})
-    return ModernParams({k: float(stored.get(k, v)) for k, v in START.items()})
 
 
 def write(data: dict, params: ModernParams, fit_loss: float, mape_pct: float, n: int, iters: int) -> None:
@@ -66,7 +60,7 @@ def main() -> int:
     data = json.loads(CALIBRATION.read_text())
     points = read_points(shipped_points_path())
     t0 = time.perf_counter()
-    params, results = fit(points, shipped_params(data), iters=args.iters, workers=args.workers)
+    params, results = fit(points, shipped_params(), iters=args.iters, workers=args.workers)
     fit_loss = loss(results)
     mape_pct = mape_by(results, lambda r: "all")["all"]["mape_pct"]
     print(f"loss {fit_loss:.4f}, MAPE {mape_pct:.1f}% over {len(points)} points in {time.perf_counter() - t0:.0f} s")

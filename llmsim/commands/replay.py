@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 
+from llmsim.commands.argtypes import positive_float, positive_int
 from llmsim.interrupt import exit_status
 from llmsim.options import ReplayOptions
 from llmsim.output.chrome_trace import DEFAULT_DETAIL, DETAIL_LEVELS
@@ -17,26 +18,6 @@ from llmsim.workload.formats import TRACE_FORMATS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_RATE = 2.0
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} is not a finite number > 0")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not > 0")
-    return value
 
 
 def _count(text: str) -> int:
@@ -60,14 +41,14 @@ def _non_negative_float(text: str) -> float:
 
 
 def _tp(text: str) -> int:
-    value = _positive_int(text)
+    value = positive_int(text)
     if value not in (1, 2, 4, 8, 16):
         raise argparse.ArgumentTypeError(f"{text} is not 1, 2, 4, 8 or 16")
     return value
 
 
 def _fraction(text: str) -> float:
-    value = _positive_float(text)
+    value = positive_float(text)
     if value > 1:
         raise argparse.ArgumentTypeError(f"{text} is not in (0, 1]")
     return value
@@ -77,7 +58,7 @@ def _bounded(low: float, high: float, what: str) -> Callable[[str], float]:
     """A float type accepting [low, high]: outside, virtual time would overflow or make no sense."""
 
     def parse(text: str) -> float:
-        value = _positive_float(text)
+        value = positive_float(text)
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{text} is out of range (expected {what} from {low:g} to {high:g})")
         return value
@@ -91,7 +72,7 @@ def _slo(text: str) -> dict[str, float]:
         key, _, value = part.partition("=")
         if key.strip() not in ("ttft", "tpot") or not value:
             raise argparse.ArgumentTypeError(f"bad SLO part {part!r} (expected ttft=SECONDS,tpot=SECONDS)")
-        out[key.strip()] = _positive_float(value)
+        out[key.strip()] = positive_float(value)
     return out
 
 
@@ -103,7 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--format", dest="trace_format", default="auto", choices=TRACE_FORMATS, help="trace format (default: detect)")
     p.add_argument("--environment", "-e", help="cluster description env.json")
     p.add_argument("--environment-change-file", help="JSONL of GPU additions/removals over time")
-    p.add_argument("--n-engines", type=_positive_int, help="legacy mode: N identical single-GPU engines (or TP groups)")
+    p.add_argument("--n-engines", type=positive_int, help="legacy mode: N identical single-GPU engines (or TP groups)")
     p.add_argument("--hardware", default="nvidia_A100", help="GPU id for --n-engines (default nvidia_A100)")
     p.add_argument("--hardware-file", help="JSON file adding GPU types to the hardware table")
     p.add_argument("--tp", type=_tp, default=1, help="tensor-parallel degree in --n-engines mode")
@@ -115,13 +96,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--arrival-process", choices=ARRIVAL_PROCESSES,
                    help="with --arrival-rate: poisson (default), gamma (needs --burstiness) or constant (fixed gap)")
     p.add_argument("--burstiness", type=_bounded(1e-3, 100.0, "a coefficient of variation"), help="Gamma inter-arrival coefficient of variation")
-    p.add_argument("--concurrency", type=_positive_int,
+    p.add_argument("--concurrency", type=positive_int,
                    help="closed loop: N clients, each sends its next request when its previous one ends")
     p.add_argument("--think-time", dest="think_time_s", type=_non_negative_float, default=0.0,
                    help="with --concurrency: seconds a client waits before its next request (default 0)")
     p.add_argument("--time-scale", type=_bounded(1e-6, 1e9, "a speed-up factor"), default=1.0, help="speed up a timestamped trace by X")
     p.add_argument("--start", dest="start_s", type=_non_negative_float, help="window start (s, trace time)")
-    p.add_argument("--duration", dest="duration_s", type=_positive_float, help="window length (s)")
+    p.add_argument("--duration", dest="duration_s", type=positive_float, help="window length (s)")
     p.add_argument("--limit", type=_count, help="read at most this many requests")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--output-dir", "-o", default=".local/replay_results", help="output folder")
@@ -143,9 +124,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--calibration", default="default", help="calibration profile ('none' = pure roofline)")
     p.add_argument("--step-mode", action="store_true", help="one event per iteration (no fast-forward)")
     p.add_argument("--strict", action="store_true", help="invalid requests are errors, not skipped")
-    p.add_argument("--max-num-batched-tokens", type=_positive_int, help="token budget per iteration (vLLM default 2048)")
-    p.add_argument("--max-num-seqs", type=_positive_int, help="sequences per batch (vLLM default 256)")
-    p.add_argument("--block-size", type=_positive_int, help="KV block size in tokens (default 16)")
+    p.add_argument("--max-num-batched-tokens", type=positive_int, help="token budget per iteration (vLLM default 2048)")
+    p.add_argument("--max-num-seqs", type=positive_int, help="sequences per batch (vLLM default 256)")
+    p.add_argument("--block-size", type=positive_int, help="KV block size in tokens (default 16)")
     p.add_argument("--gpu-memory-utilization", type=_fraction, help="fraction of GPU memory used (default 0.9)")
     p.add_argument("--no-chunked-prefill", dest="enable_chunked_prefill", action="store_const", const=False)
     p.add_argument("--scheduling", choices=["fcfs", "priority"],

@@ -7,18 +7,9 @@ import sys
 
 import orjson
 
+from llmsim.commands.argtypes import positive_float, positive_int
 from llmsim.errors import UsageError
 from llmsim.validation.scenario import DURATION_S
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} is not a finite number > 0")
-    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="auto (default: each row under its engine's family, vllm-v0 or vllm-v1), default, "
                         "an engine family, a profile, or none (pure roofline)")
     p.add_argument("--source", action="append", metavar="NAME", help="only rows of this source (repeatable)")
-    p.add_argument("--duration", type=_positive_float, default=DURATION_S, metavar="S",
+    p.add_argument("--duration", type=positive_float, default=DURATION_S, metavar="S",
                    help="seconds of arrivals simulated for rate-driven rows without a request count "
                         f"(default {DURATION_S:g})")
     out = p.add_mutually_exclusive_group()
@@ -42,8 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--plot", metavar="FILE.png", help="predicted-vs-measured scatter (needs the plot extra)")
     p.add_argument("--write-fidelity", metavar="FILE.json",
                    help="also write the errors as a fidelity table (llmsim.cost.fidelity.FidelityTable)")
-    p.add_argument("--max-mape", type=_positive_float, metavar="PCT",
+    p.add_argument("--max-mape", type=positive_float, metavar="PCT",
                    help="exit 1 when any metric family's MAPE is above PCT (a check for CI)")
+    p.add_argument("--cross-validate", action="store_true",
+                   help="refit the vllm-v1/vllm-v0 families without each source and each GPU in turn and predict "
+                        "the left-out points (slow: minutes per fold)")
+    p.add_argument("--cv-iters", type=positive_int, default=30, metavar="N",
+                   help="Nelder-Mead rounds per cross-validation fold (default 30)")
     p.set_defaults(handler=run)
 
 
@@ -64,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             raise UsageError(f"no rows of source {unknown[0]!r}", field="--source", expected="one of " + ", ".join(known))
         points = [p for p in points if p.source in args.source]
+    if args.cross_validate:
+        return _cross_validate(points, args.cv_iters, args.duration)
     hardware = sorted({hardware_id(p) for p in points})
     label = _describe(calibration, hardware)  # an unknown profile fails here, before any simulation
     results = evaluate(points, calibration, duration_s=args.duration)
@@ -84,6 +82,18 @@ def run(args: argparse.Namespace) -> int:
         worst = max(mape_by(results, GROUPS["metric family"]).values(), key=lambda v: v["mape_pct"], default=None)
         if worst is not None and worst["mape_pct"] > args.max_mape:
             return 1
+    return 0
+
+
+def _cross_validate(points: list, iters: int, duration_s: float) -> int:  # type: ignore[type-arg]
+    """Leave-one-source-out and leave-one-GPU-out refits of the modern families."""
+    from llmsim.validation.crossval import cross_validate, fold_lines
+
+    print(f"cross-validating the vllm-v1/vllm-v0 fit on {len(points)} points, {iters} rounds a fold "
+          "(several minutes per fold on two cores)", file=sys.stderr, flush=True)
+    folds = cross_validate(points, iters=iters, duration_s=duration_s,
+                           progress=lambda line: print(line, file=sys.stderr, flush=True))
+    print("\n".join(fold_lines(folds)))
     return 0
 
 

@@ -80,6 +80,14 @@ class ModernParams(msgspec.Struct, frozen=True):
         return self.profile(engine, generation_of(hw_id))
 
 
+def shipped_params() -> ModernParams:
+    """The parameters stored with the shipped families (calibration.json `modern_fit`), else START."""
+    from llmsim.cost.calibrate import shipped_calibration
+
+    stored = shipped_calibration().modern_fit.get("params", {})
+    return ModernParams({k: float(stored.get(k, v)) for k, v in START.items()})
+
+
 def generation_of(hw_id: str) -> str:
     """ampere / hopper / generic for an llmsim GPU id (the families' GPU patterns)."""
     import fnmatch
