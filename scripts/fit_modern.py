@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from llmsim.validation import read_points, shipped_points_path  # noqa: E402
 from llmsim.validation.fit import (  # noqa: E402
-    ENGINES, GENERATIONS, GENERIC, ModernParams, family_map, fit, loss, shipped_params,
+    ENGINES, GENERATIONS, GENERIC, START, ModernParams, family_map, fit, loss, shipped_params,
 )
 from llmsim.validation.report import mape_by  # noqa: E402
 
@@ -55,12 +55,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--iters", type=int, default=150, help="Nelder-Mead iterations (0: evaluate the start)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--from-start", action="store_true", help="start from fit.START, not the shipped parameters")
     ap.add_argument("--write", action="store_true", help="store the result in calibration.json")
     args = ap.parse_args()
     data = json.loads(CALIBRATION.read_text())
     points = read_points(shipped_points_path())
     t0 = time.perf_counter()
-    params, results = fit(points, shipped_params(), iters=args.iters, workers=args.workers)
+    params, results = fit(points, ModernParams(dict(START)) if args.from_start else shipped_params(), iters=args.iters, workers=args.workers)
     fit_loss = loss(results)
     mape_pct = mape_by(results, lambda r: "all")["all"]["mape_pct"]
     print(f"loss {fit_loss:.4f}, MAPE {mape_pct:.1f}% over {len(points)} points in {time.perf_counter() - t0:.0f} s")

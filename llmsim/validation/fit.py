@@ -36,19 +36,22 @@ GENERIC = "generic"
 LOG_ERROR_CAP = 1.0  # |log(pred/measured)| counted at most this much (e^1 = 2.7x)
 FIT_DURATION_S = 120.0  # arrivals simulated per open-loop stage while fitting (validate uses 300 s)
 
-# Parameter -> (low, high); Nelder-Mead searches the unit box mapped onto these.
+# Parameter -> (low, high); Nelder-Mead searches the unit box mapped onto these. The bounds are
+# what hardware reaches (a fit pressed against one says the model misses something, not that
+# HBM runs at 100 %): GEMMs reach 55-90 % of peak FLOP/s, weight streaming 75-93 % of HBM
+# bandwidth, attention kernels 75-100 % of that; launches cost 0.5-10 us inside CUDA graphs.
 BOUNDS: dict[str, tuple[float, float]] = {
-    "ampere_compute": (0.4, 1.0), "ampere_memory": (0.6, 1.0),
-    "hopper_compute": (0.4, 1.0), "hopper_memory": (0.6, 1.0),
-    "attention": (0.5, 1.0), "moe_memory": (0.3, 1.0),
-    "kernel_overhead_s": (0.0, 15e-6), "allreduce_latency_s": (0.0, 40e-6), "allreduce_step_s": (0.0, 15e-6),
-    "vllm-v1_iteration_s": (0.0, 4e-3), "vllm-v1_seq_s": (0.0, 50e-6),
-    "vllm-v0_iteration_s": (0.0, 8e-3), "vllm-v0_seq_s": (0.0, 100e-6),
+    "ampere_compute": (0.6, 0.9), "ampere_memory": (0.75, 0.93),
+    "hopper_compute": (0.55, 0.85), "hopper_memory": (0.75, 0.93),
+    "attention": (0.75, 1.0), "moe_memory": (0.5, 1.0),
+    "kernel_overhead_s": (0.5e-6, 10e-6), "allreduce_latency_s": (3e-6, 40e-6), "allreduce_step_s": (0.0, 15e-6),
+    "vllm-v1_iteration_s": (0.2e-3, 4e-3), "vllm-v1_seq_s": (0.0, 50e-6),
+    "vllm-v0_iteration_s": (0.5e-3, 8e-3), "vllm-v0_seq_s": (0.0, 100e-6),
 }
-START = {"ampere_compute": 0.52, "ampere_memory": 0.91, "hopper_compute": 0.71, "hopper_memory": 0.94,
-         "attention": 0.92, "moe_memory": 0.98, "kernel_overhead_s": 1.6e-6, "allreduce_latency_s": 18e-6,
-         "allreduce_step_s": 0.0, "vllm-v1_iteration_s": 0.67e-3, "vllm-v1_seq_s": 2.3e-6,
-         "vllm-v0_iteration_s": 3.65e-3, "vllm-v0_seq_s": 42e-6}  # a first, faster fit (fixed TP latency)
+START = {"ampere_compute": 0.7, "ampere_memory": 0.86, "hopper_compute": 0.75, "hopper_memory": 0.92,
+         "attention": 0.95, "moe_memory": 0.94, "kernel_overhead_s": 1.2e-6, "allreduce_latency_s": 5e-6,
+         "allreduce_step_s": 5e-6, "vllm-v1_iteration_s": 1.3e-3, "vllm-v1_seq_s": 6e-6,
+         "vllm-v0_iteration_s": 2.8e-3, "vllm-v0_seq_s": 80e-6}  # physical guesses near an unbounded first fit
 
 
 class ModernParams(msgspec.Struct, frozen=True):
@@ -133,7 +136,7 @@ def _from_unit(u: np.ndarray) -> ModernParams:
 
 
 def _to_unit(params: ModernParams) -> np.ndarray:
-    return np.array([(params.values[k] - lo) / (hi - lo) for k, (lo, hi) in BOUNDS.items()])
+    return np.clip(np.array([(params.values[k] - lo) / (hi - lo) for k, (lo, hi) in BOUNDS.items()]), 0, 1)
 
 
 def fit(points: Sequence[ServingPoint], start: ModernParams | None = None, iters: int = 150,
