@@ -13,12 +13,12 @@ from llmsim.config.changes import EnvChange
 from llmsim.errors import TraceError
 from llmsim.kernel.actor import Actor, handles
 from llmsim.kernel.clock import s_to_ns
-from llmsim.output.events import RequestArrived, RequestFailed, RequestSkipped
+from llmsim.output.events import RequestArrived, RequestSkipped, end_event
 from llmsim.workload import TraceRequest
 from protocols.control import NextArrival, ProgressTick
 from protocols.environment import AddGpus, ApplyEnvironmentChange, RemoveGpus
 from protocols.gpu import GpuStats
-from protocols.requests import RequestFinished, RequestSpec, RouteRequest
+from protocols.requests import Outcome, RequestFinished, RequestSpec, RouteRequest
 
 ModelResolver = Callable[[str | None], "str | None"]
 
@@ -87,10 +87,9 @@ class GlobalEngine(Actor):
         self.ctx.emit(RequestArrived(t_ns=self.ctx.now, request_id=req.id, model=model or req.model,
                                      input_tokens=req.input_tokens, output_tokens=req.output_tokens))
         if model is None:
-            self.ctx.emit(RequestFailed(t_ns=self.ctx.now, request_id=req.id, model=req.model, reason="unknown_model",
-                                        arrival_ns=req.arrival_ns, input_tokens=req.input_tokens,
-                                        output_tokens=req.output_tokens))
-            self._count("failed")
+            failed = RequestFinished(request=req, outcome="failed", reason="unknown_model", finish_ns=self.ctx.now)
+            self.ctx.emit(end_event(failed))
+            self._count(failed.outcome)
         else:
             if model != req.model:
                 req = RequestSpec(id=req.id, model=model, input_tokens=req.input_tokens, output_tokens=req.output_tokens,
@@ -102,7 +101,7 @@ class GlobalEngine(Actor):
     def on_finished(self, msg: RequestFinished) -> None:
         self._count(msg.outcome)
 
-    def _count(self, outcome: str) -> None:
+    def _count(self, outcome: Outcome) -> None:
         self.finished += 1
         self.outcomes[outcome] += 1
 

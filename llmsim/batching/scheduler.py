@@ -16,9 +16,16 @@ from llmsim.memory.kv_cache import blocks_for
 
 
 class BatchPlan:
-    """One iteration's batch: prefill chunks, decodes, admissions, preemptions, new KV blocks."""
+    """One iteration's batch: prefill chunks, decodes, admissions, preemptions, KV to grow.
 
-    __slots__ = ("chunks", "decodes", "admitted", "preempted", "new_blocks")
+    `new_blocks` lists (sequence, tokens its KV must hold) for those that need more blocks.
+    The engine sizes the run after committing the plan: `k` iterations of this batch (k > 1
+    only for decode-only plans), then `tail_k` decode iterations of `tail_decodes` (contexts
+    `tail_ctx`) after a mixed one.
+    """
+
+    __slots__ = ("chunks", "decodes", "admitted", "preempted", "new_blocks", "k", "tail_ctx", "tail_k",
+                 "tail_decodes")
 
     def __init__(self) -> None:
         self.chunks: list[tuple[Sequence, int]] = []
@@ -26,6 +33,10 @@ class BatchPlan:
         self.admitted: list[Sequence] = []
         self.preempted: list[Sequence] = []
         self.new_blocks: list[tuple[Sequence, int]] = []
+        self.k = 1
+        self.tail_ctx: tuple[int, ...] = ()
+        self.tail_k = 0
+        self.tail_decodes: list[Sequence] | None = None
 
     @property
     def empty(self) -> bool:
@@ -108,7 +119,7 @@ def _schedule_running(running: list[Sequence], budget: _Budget, plan: BatchPlan)
         tokens -= n
         free -= need
         if need:
-            new_blocks.append((seq, need))
+            new_blocks.append((seq, computed + n))
         if computed < target:
             plan.chunks.append((seq, n))
         else:
@@ -120,7 +131,7 @@ def _take(seq: Sequence, n: int, need: int, budget: _Budget, plan: BatchPlan) ->
     budget.tokens -= n
     budget.free_blocks -= need
     if need:
-        plan.new_blocks.append((seq, need))
+        plan.new_blocks.append((seq, seq.computed + n))
     if seq.in_prefill:
         plan.chunks.append((seq, n))
     else:
