@@ -27,6 +27,7 @@ COMPILED_MODULES = [
     "actors/cost_service.py",
     "actors/global_engine.py",
     "actors/gpu.py",
+    "actors/gpu_records.py",
     "actors/node.py",
     "actors/router.py",
     "llmsim/output/chrome_trace.py",

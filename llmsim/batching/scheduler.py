@@ -44,6 +44,21 @@ class BatchPlan:
         return not self.chunks and not self.decodes
 
     @property
+    def prefill_new(self) -> tuple[int, ...]:
+        """Tokens each prefill chunk computes."""
+        return tuple([n for _, n in self.chunks])
+
+    @property
+    def prefill_cached(self) -> tuple[int, ...]:
+        """Tokens each prefill chunk already has in KV."""
+        return tuple([s.computed for s, _ in self.chunks])
+
+    @property
+    def decode_ctx(self) -> tuple[int, ...]:
+        """Context length of each decode (tokens in KV before the iteration)."""
+        return tuple([s.computed for s in self.decodes])
+
+    @property
     def num_tokens(self) -> int:
         """Tokens processed in the iteration."""
         return len(self.decodes) + sum(n for _, n in self.chunks)
