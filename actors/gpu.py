@@ -88,7 +88,8 @@ class GpuActor(Actor):
         if self.run is not None or self.costing:
             return
         plan = self.engine.schedule(self.ctx.now, fast_forward=not self.step_mode)
-        emit_plan(self.ctx.emit, plan, self.ctx.now, self.node, self.name)
+        if plan.preempted or plan.admitted:
+            emit_plan(self.ctx.emit, plan, self.ctx.now, self.node, self.name)
         if plan.empty:
             self._maybe_drained()
         else:

@@ -176,7 +176,13 @@ class ReplicaEngine:
     def _record(self, out: StepOutput, start_ns: int, end_ns: int, iterations: int, batch: int,
                 prefill_tokens: int, decode_seqs: int) -> None:
         decode_tokens = decode_seqs * iterations
-        self.counters.add(end_ns - start_ns, iterations, prefill_tokens, decode_tokens, batch, end_ns)
+        c = self.counters
+        c.busy_ns += end_ns - start_ns
+        c.iterations += iterations
+        c.prefill_tokens += prefill_tokens
+        c.decode_tokens += decode_tokens
+        c.batch_size_sum += batch * iterations
+        c.busy_until_ns = end_ns
         out.iterations.append(IterationRecord(start_ns, end_ns, iterations, batch, prefill_tokens, decode_tokens,
                                               self.pool.used, len(self.waiting)))
 
@@ -187,12 +193,14 @@ class ReplicaEngine:
         end_j = ends[offset + j - 1]
         first_end = ends[offset]
         gaps = [first_end - s.last_token_ns for s in seqs]
+        bs = self.opts.block_size
         for seq in seqs:
             seq.computed += j
             seq.generated += j
             seq.last_token_ns = end_j
-            if self._reserve(seq, seq.computed) is None:  # run_length made room for every iteration
-                raise AssertionError(f"decode run of {seq.req.id} outgrew the KV pool")
+            # Most decode iterations fill no new block: test before calling (1 call in ~16, -4% calls of a run).
+            if -(-seq.computed // bs) > seq.blocks and self._reserve(seq, seq.computed) is None:
+                raise AssertionError(f"decode run of {seq.req.id} outgrew the KV pool")  # run_length made room
         self.itl.add_many(gaps)
         if j > 1:
             self.itl.add_many(run.times_ns[offset + 1:offset + j], count=len(seqs))

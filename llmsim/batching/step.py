@@ -41,13 +41,3 @@ class ReplicaCounters(msgspec.Struct, kw_only=True, gc=False):
     batch_size_sum: int = 0
     preemptions: int = 0
     busy_until_ns: int = 0
-
-    def add(self, busy_ns: int, iterations: int, prefill_tokens: int, decode_tokens: int, batch: int,
-            end_ns: int) -> None:
-        """Count a run of iterations that ended at `end_ns`."""
-        self.busy_ns += busy_ns
-        self.iterations += iterations
-        self.prefill_tokens += prefill_tokens
-        self.decode_tokens += decode_tokens
-        self.batch_size_sum += batch * iterations
-        self.busy_until_ns = end_ns
