@@ -10,10 +10,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 
 from llmsim.config.changes import EnvChange
-from llmsim.errors import TraceError
 from llmsim.kernel.actor import Actor, handles
 from llmsim.kernel.clock import s_to_ns
-from llmsim.output.events import RequestArrived, RequestSkipped, end_event
+from llmsim.output.events import RequestArrived, end_event
 from llmsim.workload import TraceRequest
 from protocols.control import NextArrival, ProgressTick
 from protocols.environment import AddGpus, ApplyEnvironmentChange, RemoveGpus
@@ -29,21 +28,19 @@ class GlobalEngine(Actor):
     def __init__(
         self, name: str, *, workload: Iterator[tuple[int, TraceRequest]], router: str, resolve_model: ModelResolver,
         nodes: dict[int, str], inventory: dict[int, Counter[str]], env_changes: list[EnvChange] = (),  # type: ignore[assignment]
-        strict: bool = False, print_interval_ns: int = 0, on_progress: Callable[[GlobalEngine], None] | None = None,
+        print_interval_ns: int = 0, on_progress: Callable[[GlobalEngine], None] | None = None,
         on_gpu_stats: Callable[[GpuStats], None] | None = None, new_node: Callable[[str], tuple[int, str]] | None = None,
     ) -> None:
         super().__init__(name)
         self.workload, self.router, self.resolve_model = workload, router, resolve_model
         self.nodes, self.inventory = nodes, inventory
         self.env_changes = list(env_changes)
-        self.strict = strict
         self.print_interval_ns = print_interval_ns
         # The stats callback must not be stored as `on_gpu_stats`: that name is the GpuStats handler.
         self.on_progress, self._gpu_stats_sink, self.new_node = on_progress, on_gpu_stats, new_node
         self.read = 0
         self.entered = 0
         self.finished = 0
-        self.skipped = 0
         self.outcomes: Counter[str] = Counter()
         self.exhausted = False
 
@@ -56,28 +53,16 @@ class GlobalEngine(Actor):
 
     # ---- arrivals ----------------------------------------------------------------------
     def _read_next(self) -> None:
-        """Read until the next valid request and schedule its arrival (or note the end)."""
-        for arrival_ns, tr in self.workload:
-            self.read += 1
-            reason = self._invalid(tr)
-            if reason is None:
-                spec = RequestSpec(id=tr.id, model=tr.model or "", input_tokens=tr.input_tokens,
-                                   output_tokens=tr.output_tokens, arrival_ns=arrival_ns, priority=tr.priority,
-                                   line=tr.line)
-                self.ctx.send(self.name, NextArrival(request=spec), max(0, arrival_ns - self.ctx.now))
-                return
-            self.skipped += 1
-            self.ctx.emit(RequestSkipped(t_ns=self.ctx.now, request_id=tr.id, line=tr.line, reason=reason))
-        self.exhausted = True
-
-    def _invalid(self, tr: TraceRequest) -> str | None:
-        if tr.input_tokens > 0 and tr.output_tokens > 0:
-            return None
-        if self.strict:
-            field = "input_tokens" if tr.input_tokens <= 0 else "output_tokens"
-            raise TraceError(f"token count {min(tr.input_tokens, tr.output_tokens)} is not positive",
-                             line=tr.line, field=field, expected="a positive integer (drop --strict to skip such lines)")
-        return "non_positive_tokens"
+        """Read the next request and schedule its arrival (or note the end); bad lines were filtered out."""
+        item = next(self.workload, None)
+        if item is None:
+            self.exhausted = True
+            return
+        arrival_ns, tr = item
+        self.read += 1
+        spec = RequestSpec(id=tr.id, model=tr.model or "", input_tokens=tr.input_tokens,
+                           output_tokens=tr.output_tokens, arrival_ns=arrival_ns, priority=tr.priority, line=tr.line)
+        self.ctx.send(self.name, NextArrival(request=spec), max(0, arrival_ns - self.ctx.now))
 
     @handles(NextArrival)
     def on_arrival(self, msg: NextArrival) -> None:

@@ -31,7 +31,7 @@ from llmsim.output.progress import Progress
 from llmsim.output.stats import StatsCollector, build_stats
 from llmsim.policies import create_reprovisioning_policy, create_routing_policy
 from llmsim.preflight import (
-    AbsurdTokenFilter, ModelChecker, fits_somewhere, gpu_offers, locate_utf8_error, strict_prepass,
+    TokenFilter, ModelChecker, fits_somewhere, gpu_offers, locate_utf8_error, strict_prepass,
 )
 from llmsim.workload import ArrivalOptions, TraceRequest, open_trace, with_arrivals
 from protocols.control import Finalize
@@ -145,12 +145,12 @@ def timed_requests(opts: ReplayOptions, rng: np.random.Generator) -> Iterator[tu
 
 
 def workload(opts: ReplayOptions, sim: Simulation) -> Iterator[tuple[int, TraceRequest]]:
-    """The streamed, timed request iterator, absurd token counts skipped (or refused with --strict)."""
+    """The streamed, timed request iterator, bad token counts skipped (or refused with --strict)."""
 
     def skip(tr: TraceRequest, reason: str) -> None:
         sim.emit(RequestSkipped(t_ns=sim.now, request_id=tr.id, line=tr.line, reason=reason))
 
-    return AbsurdTokenFilter(timed_requests(opts, sim.rng), strict=opts.strict, on_skip=skip)
+    return TokenFilter(timed_requests(opts, sim.rng), strict=opts.strict, on_skip=skip)
 
 
 def preflight(opts: ReplayOptions, env: Environment) -> None:
@@ -203,7 +203,7 @@ class Cluster:
             sim.add_actor(NodeActor(nodes[spec.node_id], self._resolved(spec, resolve), self.nctx))
         self.engine = GlobalEngine(
             ENGINE, workload=workload(opts, sim), router=ROUTER, resolve_model=resolve, nodes=nodes,
-            inventory=inventory, env_changes=changes, strict=opts.strict,
+            inventory=inventory, env_changes=changes,
             print_interval_ns=s_to_ns(progress_interval_s(opts, progress)),
             on_progress=progress, on_gpu_stats=collector.add_gpu_stats, new_node=self._new_node,
         )
@@ -362,7 +362,7 @@ def _stats(cluster: Cluster, collector: StatsCollector, sim: Simulation, signum:
            wall_s: float) -> dict[str, Any]:
     """stats.json of a finished or interrupted run; requests in flight are counted unfinished."""
     engine = cluster.engine
-    skipped_here = engine.workload.skipped if isinstance(engine.workload, AbsurdTokenFilter) else 0
+    skipped_here = engine.workload.skipped if isinstance(engine.workload, TokenFilter) else 0
     complete = signum is None
     extra = None if signum is None else {"interrupted": {"signal": signal.Signals(signum).name,
                                                    "reached_s": sim.now / NS_PER_S}}
