@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 
+from actors.node import NodeActor, NodeContext
 from llmsim.config.changes import EnvChange
+from llmsim.config.environment import NodeSpec
 from llmsim.kernel.actor import Actor, handles
 from llmsim.kernel.clock import s_to_ns
 from llmsim.output.events import RequestArrived, end_event
 from llmsim.workload import TraceRequest
 from protocols.control import NextArrival, ProgressTick
-from protocols.environment import AddGpus, ApplyEnvironmentChange, RemoveGpus
+from protocols.environment import AddGpus, ApplyEnvironmentChange, NodeJoined, RemoveGpus
 from protocols.gpu import GpuStats
 from protocols.requests import Outcome, RequestFinished, RequestSpec, RouteRequest
 
@@ -29,7 +31,7 @@ class GlobalEngine(Actor):
         self, name: str, *, workload: Iterator[tuple[int, TraceRequest]], router: str, resolve_model: ModelResolver,
         nodes: dict[int, str], inventory: dict[int, Counter[str]], env_changes: list[EnvChange] = (),  # type: ignore[assignment]
         print_interval_ns: int = 0, on_progress: Callable[[GlobalEngine], None] | None = None,
-        on_gpu_stats: Callable[[GpuStats], None] | None = None, new_node: Callable[[str], tuple[int, str]] | None = None,
+        on_gpu_stats: Callable[[GpuStats], None] | None = None, node_context: NodeContext | None = None,
     ) -> None:
         super().__init__(name)
         self.workload, self.router, self.resolve_model = workload, router, resolve_model
@@ -37,7 +39,7 @@ class GlobalEngine(Actor):
         self.env_changes = list(env_changes)
         self.print_interval_ns = print_interval_ns
         # The stats callback must not be stored as `on_gpu_stats`: that name is the GpuStats handler.
-        self.on_progress, self._gpu_stats_sink, self.new_node = on_progress, on_gpu_stats, new_node
+        self.on_progress, self._gpu_stats_sink, self.node_context = on_progress, on_gpu_stats, node_context
         self.read = 0
         self.entered = 0
         self.finished = 0
@@ -112,14 +114,22 @@ class GlobalEngine(Actor):
 
     def _add(self, gpu: str, amount: int) -> None:
         node = next((n for n, inv in self.inventory.items() if inv[gpu] > 0), None)
-        if node is None and self.new_node is not None:
-            node, actor = self.new_node(gpu)
-            self.nodes[node] = actor
-            self.inventory[node] = Counter()
+        if node is None and self.node_context is not None:
+            node = self._new_node(gpu, self.node_context)
         if node is None:
             return
         self.inventory[node][gpu] += amount
         self.ctx.send(self.nodes[node], AddGpus(gpu_type=gpu, amount=amount))
+
+    def _new_node(self, gpu: str, nctx: NodeContext) -> int:
+        """A node created at run time for GPUs of a type no node has; the router learns of it first."""
+        node = max(self.nodes, default=-1) + 1
+        self.nodes[node] = actor = f"node:{node}"
+        self.inventory[node] = Counter()
+        self.ctx.spawn(NodeActor(actor, NodeSpec(node_id=node, name=f"added-{gpu}", gpu_types=[gpu],
+                                                 gpu_count_per_type=[0]), nctx))
+        self.ctx.send(self.router, NodeJoined(node=node, actor=actor))
+        return node
 
     def _remove(self, gpu: str, amount: int) -> None:
         for node in sorted(self.inventory, reverse=True):

@@ -14,7 +14,7 @@ from llmsim.output.events import RequestRouted, end_event
 from llmsim.policies.reprovisioning import LeastRecentlyUsedNode, NodeView, ReprovisioningPolicy
 from llmsim.policies.routing import ReplicaView, RoutingPolicy
 from protocols.control import Finalize, FlushPending, ProvisionModel, ProvisionRefused, ReplicaGone, ReplicaReady
-from protocols.environment import RankReplicas, ReplicaRanking
+from protocols.environment import NodeJoined, RankReplicas, ReplicaRanking
 from protocols.gpu import LoadReport
 from protocols.requests import AssignRequest, FailureReason, RequestFinished, RequestSpec, ReturnRequests, RouteRequest
 
@@ -134,6 +134,14 @@ class RouterActor(Actor):
         view = self.replicas.pop(msg.replica, None)
         if view is not None:
             self.by_model[view.model].remove(view)
+
+    @handles(NodeJoined)
+    def on_node_joined(self, msg: NodeJoined) -> None:
+        self.nodes[msg.node] = msg.actor
+        self.node_models[msg.node] = None
+        self.last_used_ns[msg.node] = 0
+        for model in [m for m, q in self.pending.items() if q and m not in self.provisioning]:
+            self._provision(model)  # requests that found no free node may now have one
 
     @handles(LoadReport)
     def on_load(self, msg: LoadReport) -> None:

@@ -205,7 +205,7 @@ class Cluster:
             ENGINE, workload=workload(opts, sim), router=ROUTER, resolve_model=resolve, nodes=nodes,
             inventory=inventory, env_changes=changes,
             print_interval_ns=s_to_ns(progress_interval_s(opts, progress)),
-            on_progress=progress, on_gpu_stats=collector.add_gpu_stats, new_node=self._new_node,
+            on_progress=progress, on_gpu_stats=collector.add_gpu_stats, node_context=self.nctx,
         )
         sim.add_actor(self.engine)
 
@@ -217,17 +217,6 @@ class Cluster:
             load_model_spec(dep.model)
             deps.append(msgspec.structs.replace(dep, model=name))
         return msgspec.structs.replace(spec, deployments=deps)
-
-    def _new_node(self, gpu_type: str) -> tuple[int, str]:
-        """A node created at run time for GPUs of a type no node has."""
-        node_id = max(self.router.nodes) + 1
-        name = f"node:{node_id}"
-        spec = NodeSpec(node_id=node_id, name=f"added-{gpu_type}", gpu_types=[gpu_type], gpu_count_per_type=[0])
-        self.sim.add_actor(NodeActor(name, spec, self.nctx))
-        self.router.nodes[node_id] = name
-        self.router.node_models[node_id] = None
-        self.router.last_used_ns[node_id] = 0
-        return node_id, name
 
     def gpu_actor_names(self) -> list[str]:
         """Names of the GPU actors alive now."""

@@ -20,6 +20,13 @@ class AddGpus(Message, frozen=True, kw_only=True):
     amount: int
 
 
+class NodeJoined(Message, frozen=True, kw_only=True):
+    """GlobalEngine -> Router: a node created at run time (GPUs of a type no node had); it may be provisioned."""
+
+    node: int
+    actor: str
+
+
 class RemoveGpus(Message, frozen=True, kw_only=True):
     """GlobalEngine -> Node: take this many GPUs of this type away (idle replicas first)."""
 
@@ -44,4 +51,4 @@ class ReplicaRanking(Message, frozen=True, kw_only=True):
     order: tuple[str, ...]
 
 
-EnvironmentMessage = Union[ApplyEnvironmentChange, AddGpus, RemoveGpus, RankReplicas, ReplicaRanking]
+EnvironmentMessage = Union[ApplyEnvironmentChange, AddGpus, NodeJoined, RemoveGpus, RankReplicas, ReplicaRanking]

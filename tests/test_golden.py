@@ -19,7 +19,7 @@ PINNED = ["--calibration", "vllm-a100", "--quiet"]  # never the default calibrat
 CASES: dict[str, list[str]] = {
     # The bundled example with its defaults.
     "example": [],
-    # GPUs added and removed mid-run (drain, returned requests, new node), stale load reports.
+    # GPUs added and removed mid-run (an idle replica retired), stale load reports, least-loaded routing.
     "example-env-changes": ["--environment-change-file", "examples/env_changes.jsonl",
                             "--load-report-interval", "0.5", "--routing-policy", "least-loaded"],
     # One replica, whole prompts (no chunking), priority scheduling.
