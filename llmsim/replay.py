@@ -363,20 +363,28 @@ def _stats(cluster: Cluster, collector: StatsCollector, sim: Simulation, signum:
     return stats
 
 
+class EndOfRun:
+    """What the driver does each time the run goes quiet: first fail what waits for capacity, then
+    collect every GPU's statistics; after that the run is over (see Simulation.run's on_idle)."""
+
+    def __init__(self, sim: Simulation, cluster: Cluster) -> None:
+        self.sim, self.cluster, self.stage = sim, cluster, 0
+
+    def __call__(self) -> bool:
+        self.stage += 1
+        if self.stage == 1:
+            self.sim.post("driver", ROUTER, Finalize())
+            return True
+        if self.stage == 2:
+            for name in self.cluster.gpu_actor_names():
+                self.sim.post("driver", name, CollectStats())
+            return True
+        return False
+
+
 def _run_to_end(sim: Simulation, cluster: Cluster) -> None:
-    """Run to quiescence, fail what cannot be served, then collect per-GPU statistics.
+    """Run to quiescence, fail what cannot be served, then collect per-GPU statistics: one loop.
 
     A stop request (a signal) ends it at the current virtual time, with nothing more delivered.
     """
-    sim.run()
-    if sim.stopped:
-        return
-    sim.post("driver", ROUTER, Finalize())
-    sim.run()
-    if sim.stopped:
-        return
-    end = sim.now
-    for name in cluster.gpu_actor_names():
-        sim.post("driver", name, CollectStats())
-    sim.run()
-    sim.now = end
+    sim.run(on_idle=EndOfRun(sim, cluster))
