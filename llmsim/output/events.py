@@ -56,7 +56,7 @@ class RequestRouted(Event, frozen=True, kw_only=True, tag="request_routed"):
 
 
 class RequestQueued(Event, frozen=True, kw_only=True, tag="request_queued"):
-    """The request joined a replica's waiting queue (`resumed`: returned by a draining replica)."""
+    """The request joined a replica's waiting queue (`resumed` is always false; kept so old logs still read)."""
 
     request_id: str
     node: int
