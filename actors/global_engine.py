@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 
+import msgspec
+
 from actors.node import NodeActor, NodeContext
 from llmsim.config.changes import EnvChange
 from llmsim.config.environment import NodeSpec
@@ -22,6 +24,18 @@ from protocols.gpu import GpuStats
 from protocols.requests import Outcome, RequestFinished, RequestSpec, RouteRequest
 
 ModelResolver = Callable[[str | None], "str | None"]
+
+
+class RunTally(msgspec.Struct, frozen=True, kw_only=True):
+    """The engine's count of requests, read by the driver after the run (end-of-run invariants)."""
+
+    read: int
+    entered: int
+    finished: int
+    completed: int
+    failed: int
+    exhausted: bool
+    now_ns: int
 
 
 class GlobalEngine(Actor):
@@ -91,6 +105,12 @@ class GlobalEngine(Actor):
     def _count(self, outcome: Outcome) -> None:
         self.finished += 1
         self.outcomes[outcome] += 1
+
+    def tally(self) -> RunTally:
+        """What the engine counted so far."""
+        return RunTally(read=self.read, entered=self.entered, finished=self.finished,
+                        completed=self.outcomes["completed"], failed=self.outcomes["failed"],
+                        exhausted=self.exhausted, now_ns=self.ctx.now)
 
     @property
     def done(self) -> bool:

@@ -13,7 +13,7 @@ import msgspec
 import numpy as np
 
 from actors.cost_service import CostServiceActor
-from actors.global_engine import GlobalEngine
+from actors.global_engine import GlobalEngine, RunTally
 from actors.node import NodeActor, NodeContext
 from actors.router import RouterActor
 from llmsim.config.environment import MAX_GPUS
@@ -144,7 +144,7 @@ def timed_requests(opts: ReplayOptions, rng: np.random.Generator) -> Iterator[tu
     return with_arrivals(requests, arrivals, rng, source=opts.input)
 
 
-def workload(opts: ReplayOptions, sim: Simulation) -> Iterator[tuple[int, TraceRequest]]:
+def workload(opts: ReplayOptions, sim: Simulation) -> TokenFilter:
     """The streamed, timed request iterator, bad token counts skipped (or refused with --strict)."""
 
     def skip(tr: TraceRequest, reason: str) -> None:
@@ -201,8 +201,9 @@ class Cluster:
         sim.add_actor(self.router)
         for spec in env.nodes:
             sim.add_actor(NodeActor(nodes[spec.node_id], self._resolved(spec, resolve), self.nctx))
+        self.workload = workload(opts, sim)
         self.engine = GlobalEngine(
-            ENGINE, workload=workload(opts, sim), router=ROUTER, resolve_model=resolve, nodes=nodes,
+            ENGINE, workload=self.workload, router=ROUTER, resolve_model=resolve, nodes=nodes,
             inventory=inventory, env_changes=changes,
             print_interval_ns=s_to_ns(progress_interval_s(opts, progress)),
             on_progress=progress, on_gpu_stats=collector.add_gpu_stats, node_context=self.nctx,
@@ -225,7 +226,7 @@ class Cluster:
         return [name for name, a in self.sim.actors.items() if isinstance(a, GpuActor)]
 
 
-def check_invariants(stats: dict[str, Any], engine: GlobalEngine, collector: StatsCollector) -> list[str]:
+def check_invariants(stats: dict[str, Any], tally: RunTally, collector: StatsCollector) -> list[str]:
     """Cheap end-of-run checks; each violation is a bug in llmsim, reported loudly.
 
     A complete run accounts for every request read (entered + skipped) and every request entered
@@ -233,13 +234,13 @@ def check_invariants(stats: dict[str, Any], engine: GlobalEngine, collector: Sta
     interrupted run reports the requests in flight as unfinished instead.
     """
     r = stats["requests"]
-    problems = _request_problems(r, engine, complete=bool(stats["complete"]))
+    problems = _request_problems(r, tally, complete=bool(stats["complete"]))
     if stats["complete"]:
-        problems += _gpu_problems(engine.ctx.now, collector)
+        problems += _gpu_problems(tally.now_ns, collector)
     return problems
 
 
-def _request_problems(r: dict[str, Any], engine: GlobalEngine, *, complete: bool) -> list[str]:
+def _request_problems(r: dict[str, Any], tally: RunTally, *, complete: bool) -> list[str]:
     problems = []
     accounted = r["completed"] + r["failed"] + r.get("unfinished", 0)
     if r["total"] != accounted:
@@ -253,13 +254,12 @@ def _request_problems(r: dict[str, Any], engine: GlobalEngine, *, complete: bool
     if complete:
         if r.get("unfinished", 0):
             problems.append(f"{r['unfinished']} requests entered but never finished")
-        if engine.finished != engine.entered:
-            problems.append(f"the engine saw {engine.finished} of {engine.entered} requests finish")
-        if not engine.exhausted:
+        if tally.finished != tally.entered:
+            problems.append(f"the engine saw {tally.finished} of {tally.entered} requests finish")
+        if not tally.exhausted:
             problems.append("the run ended before the whole trace was read")
-    done = engine.outcomes
-    if complete and (done["completed"], done["failed"]) != (r["completed"], r["failed"]):
-        problems.append(f"engine counted {done['completed']} completed / {done['failed']} failed, "
+    if complete and (tally.completed, tally.failed) != (r["completed"], r["failed"]):
+        problems.append(f"engine counted {tally.completed} completed / {tally.failed} failed, "
                         f"events {r['completed']} / {r['failed']}")
     return problems
 
@@ -334,7 +334,7 @@ def _replay(opts: ReplayOptions, env: Environment) -> ReplayResult:
             progress.close()
             outputs.close()
         stats = _stats(cluster, collector, sim, stop.signum, wall_s=time.perf_counter() - wall0)
-        problems = check_invariants(stats, cluster.engine, collector)
+        problems = check_invariants(stats, cluster.engine.tally(), collector)
         stats["invariants"] = {"ok": not problems, "violations": problems}
         if opts.write_outputs:
             outputs.write_stats(stats)
@@ -350,12 +350,11 @@ def _replay(opts: ReplayOptions, env: Environment) -> ReplayResult:
 def _stats(cluster: Cluster, collector: StatsCollector, sim: Simulation, signum: int | None,
            wall_s: float) -> dict[str, Any]:
     """stats.json of a finished or interrupted run; requests in flight are counted unfinished."""
-    engine = cluster.engine
-    skipped_here = engine.workload.skipped if isinstance(engine.workload, TokenFilter) else 0
+    tally = cluster.engine.tally()
     complete = signum is None
     extra = None if signum is None else {"interrupted": {"signal": signal.Signals(signum).name,
                                                    "reached_s": sim.now / NS_PER_S}}
-    stats = build_stats(collector, entered=engine.entered, read=engine.read + skipped_here,
+    stats = build_stats(collector, entered=tally.entered, read=tally.read + cluster.workload.skipped,
                         simulated_ns=sim.now if not complete else collector.last_finish_ns or sim.now,
                         wall_s=wall_s, events=sim.events, complete=complete, extra=extra)
     r = stats["requests"]
