@@ -19,7 +19,7 @@ from llmsim.kernel.clock import s_to_ns
 from llmsim.output.events import RequestArrived, end_event
 from llmsim.workload import TraceRequest
 from protocols.control import NextArrival, ProgressTick
-from protocols.environment import AddGpus, ApplyEnvironmentChange, NodeJoined, RemoveGpus
+from protocols.environment import AddGpus, ApplyEnvironmentChange, GpusNotRemoved, NodeJoined, RemoveGpus
 from protocols.gpu import GpuStats
 from protocols.requests import Outcome, RequestFinished, RequestSpec, RouteRequest
 
@@ -43,13 +43,13 @@ class GlobalEngine(Actor):
 
     def __init__(
         self, name: str, *, workload: Iterator[tuple[int, TraceRequest]], router: str, resolve_model: ModelResolver,
-        nodes: dict[int, str], inventory: dict[int, Counter[str]], env_changes: list[EnvChange] = (),  # type: ignore[assignment]
+        nodes: dict[int, str], node_gpu_types: dict[int, tuple[str, ...]], env_changes: list[EnvChange] = (),  # type: ignore[assignment]
         print_interval_ns: int = 0, on_progress: Callable[[GlobalEngine], None] | None = None,
         on_gpu_stats: Callable[[GpuStats], None] | None = None, node_context: NodeContext | None = None,
     ) -> None:
         super().__init__(name)
         self.workload, self.router, self.resolve_model = workload, router, resolve_model
-        self.nodes, self.inventory = nodes, inventory
+        self.nodes, self.node_gpu_types = nodes, node_gpu_types  # the nodes count the GPUs
         self.env_changes = list(env_changes)
         self.print_interval_ns = print_interval_ns
         # The stats callback must not be stored as `on_gpu_stats`: that name is the GpuStats handler.
@@ -133,33 +133,33 @@ class GlobalEngine(Actor):
             self._schedule_change(msg.index + 1)
 
     def _add(self, gpu: str, amount: int) -> None:
-        node = next((n for n, inv in self.inventory.items() if inv[gpu] > 0), None)
+        """GPUs join the first node built for their type (a new node when none is); the node counts them."""
+        node = next((n for n, types in self.node_gpu_types.items() if gpu in types), None)
         if node is None and self.node_context is not None:
             node = self._new_node(gpu, self.node_context)
-        if node is None:
-            return
-        self.inventory[node][gpu] += amount
-        self.ctx.send(self.nodes[node], AddGpus(gpu_type=gpu, amount=amount))
+        if node is not None:
+            self.ctx.send(self.nodes[node], AddGpus(gpu_type=gpu, amount=amount))
 
     def _new_node(self, gpu: str, nctx: NodeContext) -> int:
         """A node created at run time for GPUs of a type no node has; the router learns of it first."""
         node = max(self.nodes, default=-1) + 1
         self.nodes[node] = actor = f"node:{node}"
-        self.inventory[node] = Counter()
+        self.node_gpu_types[node] = (gpu,)
         self.ctx.spawn(NodeActor(actor, NodeSpec(node_id=node, name=f"added-{gpu}", gpu_types=[gpu],
                                                  gpu_count_per_type=[0]), nctx))
         self.ctx.send(self.router, NodeJoined(node=node, actor=actor))
         return node
 
-    def _remove(self, gpu: str, amount: int) -> None:
-        for node in sorted(self.inventory, reverse=True):
-            take = min(self.inventory[node][gpu], amount)
-            if take > 0:
-                self.inventory[node][gpu] -= take
-                amount -= take
-                self.ctx.send(self.nodes[node], RemoveGpus(gpu_type=gpu, amount=take))
-            if amount == 0:
-                return
+    def _remove(self, gpu: str, amount: int, below: int | None = None) -> None:
+        """Ask the node of highest id (below `below`) built for this type to give up GPUs; it returns what it lacks."""
+        node = max((n for n, types in self.node_gpu_types.items() if gpu in types and (below is None or n < below)),
+                   default=None)
+        if node is not None:
+            self.ctx.send(self.nodes[node], RemoveGpus(gpu_type=gpu, amount=amount))
+
+    @handles(GpusNotRemoved)
+    def on_not_removed(self, msg: GpusNotRemoved) -> None:
+        self._remove(msg.gpu_type, msg.amount, below=msg.node)
 
     # ---- progress and statistics ---------------------------------------------------------
     @handles(ProgressTick)

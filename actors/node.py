@@ -20,7 +20,7 @@ from llmsim.memory.sizing import gpu_memory_bytes, size_replica
 from llmsim.output.events import EnvironmentChanged, ModelLoadFinished, ModelLoadStarted, ModelUnloaded, ProvisionRefusedEvent
 from protocols.control import Drain, ModelLoaded, ProvisionModel, ProvisionRefused, ReplicaDrained, ReplicaGone, ReplicaReady
 from protocols.cost import Deployment
-from protocols.environment import AddGpus, RankReplicas, RemoveGpus, ReplicaRanking
+from protocols.environment import AddGpus, GpusNotRemoved, RankReplicas, RemoveGpus, ReplicaRanking
 from protocols.requests import AssignRequest, EnqueueRequest, ReturnRequests
 
 log = get_logger()
@@ -71,7 +71,8 @@ class NodeActor(Actor):
         self.loads: dict[int, tuple[list[ReplicaSlot], int]] = {}  # load id -> (slots, start ns)
         self.wanted_model: str | None = None
         self.replaced_model: str | None = None
-        self.to_remove: Counter[str] = Counter()
+        self.to_remove: Counter[str] = Counter()  # GPUs of retiring replicas, removed when they drain
+        self.ranking: Counter[str] = Counter()  # GPUs to remove, waiting for the router's ranking of replicas
 
     # ---- placement ---------------------------------------------------------------------
     def free_gpus(self, gpu_type: str) -> int:
@@ -243,11 +244,20 @@ class NodeActor(Actor):
 
     @handles(RemoveGpus)
     def on_remove(self, msg: RemoveGpus) -> None:
-        self.ctx.emit(EnvironmentChanged(t_ns=self.ctx.now, gpu_type=msg.gpu_type, amount=-msg.amount, node=self.node_id))
-        free = min(self.free_gpus(msg.gpu_type), msg.amount)
+        """Give up GPUs: free ones at once, busy ones as their replicas drain; hand back what this node lacks."""
+        t = msg.gpu_type
+        take = min(self.gpus[t] - self.to_remove[t] - self.ranking[t], msg.amount)
+        if take < msg.amount:
+            self.ctx.send(self.nctx.engine, GpusNotRemoved(node=self.node_id, gpu_type=msg.gpu_type,
+                                                           amount=msg.amount - max(take, 0)))
+        if take <= 0:
+            return
+        self.ctx.emit(EnvironmentChanged(t_ns=self.ctx.now, gpu_type=msg.gpu_type, amount=-take, node=self.node_id))
+        free = min(self.free_gpus(msg.gpu_type), take)
         self.gpus[msg.gpu_type] -= free
-        left = msg.amount - free
+        left = take - free
         if left > 0:
+            self.ranking[t] += left
             names = tuple(r.name for r in self.replicas.values() if r.gpu_type == msg.gpu_type and not r.leaving)
             self.ctx.send(self.nctx.router, RankReplicas(node=self.node_id, gpu_type=msg.gpu_type, amount=left,
                                                          replicas=names))
@@ -255,6 +265,7 @@ class NodeActor(Actor):
     @handles(ReplicaRanking)
     def on_ranking(self, msg: ReplicaRanking) -> None:
         """Retire replicas, idlest first, until `amount` GPUs are taken (busy ones hand back requests)."""
+        self.ranking[msg.gpu_type] -= msg.amount
         left = msg.amount
         for name in msg.order:
             slot = self.replicas.get(name)

@@ -189,7 +189,7 @@ class Cluster:
             serving_override=serving_override(opts),
         )
         nodes = {n.node_id: f"node:{n.node_id}" for n in env.nodes}
-        inventory = {n.node_id: Counter(dict(zip(n.gpu_types, n.gpu_count_per_type))) for n in env.nodes}
+        gpu_types = {n.node_id: tuple(n.gpu_types) for n in env.nodes}
         initial = {n.node_id: n.deployments[0].model for n in env.nodes if n.deployments}
         resolve = make_resolver(opts.model, opts.default_model)
         initial = {k: resolve_model_name(v) for k, v in initial.items()}
@@ -204,7 +204,7 @@ class Cluster:
         self.workload = workload(opts, sim)
         self.engine = GlobalEngine(
             ENGINE, workload=self.workload, router=ROUTER, resolve_model=resolve, nodes=nodes,
-            inventory=inventory, env_changes=changes,
+            node_gpu_types=gpu_types, env_changes=changes,
             print_interval_ns=s_to_ns(progress_interval_s(opts, progress)),
             on_progress=progress, on_gpu_stats=collector.add_gpu_stats, node_context=self.nctx,
         )

@@ -34,6 +34,14 @@ class RemoveGpus(Message, frozen=True, kw_only=True):
     amount: int
 
 
+class GpusNotRemoved(Message, frozen=True, kw_only=True):
+    """Node -> GlobalEngine: this node had only part of a removal; take `amount` more from a lower node."""
+
+    node: int
+    gpu_type: str
+    amount: int
+
+
 class RankReplicas(Message, frozen=True, kw_only=True):
     """Node -> Router: order these replicas for removal, idlest first (only the router sees load)."""
 
@@ -51,4 +59,4 @@ class ReplicaRanking(Message, frozen=True, kw_only=True):
     order: tuple[str, ...]
 
 
-EnvironmentMessage = Union[ApplyEnvironmentChange, AddGpus, NodeJoined, RemoveGpus, RankReplicas, ReplicaRanking]
+EnvironmentMessage = Union[ApplyEnvironmentChange, AddGpus, NodeJoined, RemoveGpus, GpusNotRemoved, RankReplicas, ReplicaRanking]

@@ -119,7 +119,7 @@ def test_engine_keeps_a_single_arrival_in_the_mailbox() -> None:
     router = Inbox("router")
     sim.add_actor(router)
     engine = GlobalEngine("engine", workload=workload, router="router", resolve_model=lambda m: MODEL, nodes={},
-                          inventory={})
+                          node_gpu_types={})
     sim.add_actor(engine)
     peak = 0
     while True:
@@ -145,7 +145,7 @@ def test_engine_skips_invalid_and_fails_unknown_models() -> None:
     skipped: list[tuple[str, str]] = []
     workload = TokenFilter(((0, r) for r in reqs), strict=False, on_skip=lambda tr, why: skipped.append((tr.id, why)))
     engine = GlobalEngine("engine", workload=workload, router="router",
-                          resolve_model=lambda m: None if m == "nope" else MODEL, nodes={}, inventory={})
+                          resolve_model=lambda m: None if m == "nope" else MODEL, nodes={}, node_gpu_types={})
     sim.add_actor(engine)
     sim.run()
     assert skipped == [("bad", "non_positive_tokens")] and engine.read == 2 and engine.entered == 2

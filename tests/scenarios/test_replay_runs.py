@@ -124,3 +124,19 @@ def test_gpus_of_a_new_type_make_a_node_the_router_can_provision(tmp_path: Path)
     events = [json.loads(line) for line in open(tmp_path / "out" / "events.jsonl")]
     assert [(e["node"], e["gpu_type"]) for e in events if e["kind"] == "environment_changed"] == [(2, "nvidia_H100")]
     assert {e["replica"] for e in events if e["kind"] == "request_completed"} == {"n2/g0"}
+
+
+def test_a_removal_larger_than_a_node_continues_on_the_next(tmp_path: Path) -> None:
+    """Removing more GPUs of a type than the highest node has takes the rest from the next node (the nodes count)."""
+    dep = [{"model": "meta-llama/Meta-Llama-3.1-8B-Instruct"}]
+    env = {"nodes": [{"node_id": 1, "name": "a", "gpu_types": ["nvidia_A100"], "gpu_count_per_type": [2],
+                      "deployments": dep},
+                     {"node_id": 2, "name": "b", "gpu_types": ["nvidia_A100"], "gpu_count_per_type": [1],
+                      "deployments": dep}]}
+    (tmp_path / "env.json").write_text(json.dumps(env))
+    (tmp_path / "changes.jsonl").write_text('{"timestamp": 20, "gpu_name": "nvidia_A100", "amount": -2}\n')
+    stats = replay(tmp_path, "--input", str(write_trace(tmp_path / "t.jsonl", 20)), "--environment",
+                   str(tmp_path / "env.json"), "--environment-change-file", str(tmp_path / "changes.jsonl"))
+    assert stats["invariants"]["ok"] and stats["requests"]["completed"] == 20
+    events = [json.loads(line) for line in open(tmp_path / "out" / "events.jsonl")]
+    assert [(e["node"], e["amount"]) for e in events if e["kind"] == "environment_changed"] == [(2, -1), (1, -1)]
