@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from llmsim.cost import CostModel, Precision, get_hardware, load_model_spec, with_interconnect
+from llmsim.cost import CostModel
+from llmsim.cost.build import build_cost_model
 from llmsim.kernel.actor import Actor, handles
 from protocols.cost import CostQuery, CostReply, Deployment
 
@@ -36,10 +37,3 @@ class CostServiceActor(Actor):
             times += model.decode_run_list(q.tail_ctx, q.tail_k)
         self.ctx.send(self.ctx.sender, CostReply(query_id=q.query_id, times_ns=tuple(times)))
 
-
-def build_cost_model(dep: Deployment, calibration: str | None, hardware_file: str | None = None) -> CostModel:
-    """Construct the cost model for a deployment (shared by the node's memory planner)."""
-    precision = Precision(dep.weight_bits, dep.activation_bits, dep.kv_bits, int_compute=dep.int_compute)
-    hardware = with_interconnect(get_hardware(dep.hardware, hardware_file), dep.interconnect)
-    return CostModel(load_model_spec(dep.model), hardware, tp=dep.tp,
-                     precision=precision, calibration=calibration)

@@ -9,18 +9,33 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 
+import msgspec
+
+from actors.node import NodeActor, NodeContext
 from llmsim.config.changes import EnvChange
-from llmsim.errors import TraceError
+from llmsim.config.environment import NodeSpec
 from llmsim.kernel.actor import Actor, handles
 from llmsim.kernel.clock import s_to_ns
-from llmsim.output.events import RequestArrived, RequestFailed, RequestSkipped
+from llmsim.output.events import RequestArrived, end_event
 from llmsim.workload import TraceRequest
 from protocols.control import NextArrival, ProgressTick
-from protocols.environment import AddGpus, ApplyEnvironmentChange, RemoveGpus
+from protocols.environment import AddGpus, ApplyEnvironmentChange, GpusNotRemoved, NodeJoined, RemoveGpus
 from protocols.gpu import GpuStats
-from protocols.requests import RequestFinished, RequestSpec, RouteRequest
+from protocols.requests import Outcome, RequestFinished, RequestSpec, RouteRequest
 
 ModelResolver = Callable[[str | None], "str | None"]
+
+
+class RunTally(msgspec.Struct, frozen=True, kw_only=True):
+    """The engine's count of requests, read by the driver after the run (end-of-run invariants)."""
+
+    read: int
+    entered: int
+    finished: int
+    completed: int
+    failed: int
+    exhausted: bool
+    now_ns: int
 
 
 class GlobalEngine(Actor):
@@ -28,23 +43,21 @@ class GlobalEngine(Actor):
 
     def __init__(
         self, name: str, *, workload: Iterator[tuple[int, TraceRequest]], router: str, resolve_model: ModelResolver,
-        nodes: dict[int, str], inventory: dict[int, Counter[str]], env_changes: list[EnvChange] = (),  # type: ignore[assignment]
-        strict: bool = False, print_interval_ns: int = 0, on_progress: Callable[[GlobalEngine], None] | None = None,
-        on_gpu_stats: Callable[[GpuStats], None] | None = None, new_node: Callable[[str], tuple[int, str]] | None = None,
+        nodes: dict[int, str], node_gpu_types: dict[int, tuple[str, ...]], env_changes: list[EnvChange] = (),  # type: ignore[assignment]
+        print_interval_ns: int = 0, on_progress: Callable[[GlobalEngine], None] | None = None,
+        on_gpu_stats: Callable[[GpuStats], None] | None = None, node_context: NodeContext | None = None,
         concurrency: int = 0, think_time_ns: int = 0,
     ) -> None:
         super().__init__(name)
         self.workload, self.router, self.resolve_model = workload, router, resolve_model
-        self.nodes, self.inventory = nodes, inventory
+        self.nodes, self.node_gpu_types = nodes, node_gpu_types  # the nodes count the GPUs
         self.env_changes = list(env_changes)
-        self.strict = strict
         self.print_interval_ns = print_interval_ns
         # The stats callback must not be stored as `on_gpu_stats`: that name is the GpuStats handler.
-        self.on_progress, self._gpu_stats_sink, self.new_node = on_progress, on_gpu_stats, new_node
+        self.on_progress, self._gpu_stats_sink, self.node_context = on_progress, on_gpu_stats, node_context
         self.read = 0
         self.entered = 0
         self.finished = 0
-        self.skipped = 0
         self.outcomes: Counter[str] = Counter()
         self.exhausted = False
         # Closed loop (concurrency > 0): N clients, each sends its next request when its previous
@@ -62,34 +75,22 @@ class GlobalEngine(Actor):
 
     # ---- arrivals ----------------------------------------------------------------------
     def _read_next(self, closed_loop_ns: int) -> None:
-        """Read until the next valid request and schedule its arrival (or note the end).
+        """Read the next request and schedule its arrival (or note the end); bad lines were filtered out.
 
         In a closed loop the request is sent at `closed_loop_ns`, not at the trace's time.
         """
-        for arrival_ns, tr in self.workload:
-            if self.concurrency:
-                arrival_ns = closed_loop_ns
-            self.read += 1
-            reason = self._invalid(tr)
-            if reason is None:
-                spec = RequestSpec(id=tr.id, model=tr.model or "", input_tokens=tr.input_tokens,
-                                   output_tokens=tr.output_tokens, arrival_ns=arrival_ns, priority=tr.priority,
-                                   line=tr.line)
-                self.pending += 1
-                self.ctx.send(self.name, NextArrival(request=spec), max(0, arrival_ns - self.ctx.now))
-                return
-            self.skipped += 1
-            self.ctx.emit(RequestSkipped(t_ns=self.ctx.now, request_id=tr.id, line=tr.line, reason=reason))
-        self.exhausted = True
-
-    def _invalid(self, tr: TraceRequest) -> str | None:
-        if tr.input_tokens > 0 and tr.output_tokens > 0:
-            return None
-        if self.strict:
-            field = "input_tokens" if tr.input_tokens <= 0 else "output_tokens"
-            raise TraceError(f"token count {min(tr.input_tokens, tr.output_tokens)} is not positive",
-                             line=tr.line, field=field, expected="a positive integer (drop --strict to skip such lines)")
-        return "non_positive_tokens"
+        item = next(self.workload, None)
+        if item is None:
+            self.exhausted = True
+            return
+        arrival_ns, tr = item
+        if self.concurrency:
+            arrival_ns = closed_loop_ns
+        self.read += 1
+        spec = RequestSpec(id=tr.id, model=tr.model or "", input_tokens=tr.input_tokens,
+                           output_tokens=tr.output_tokens, arrival_ns=arrival_ns, priority=tr.priority, line=tr.line)
+        self.pending += 1
+        self.ctx.send(self.name, NextArrival(request=spec), max(0, arrival_ns - self.ctx.now))
 
     @handles(NextArrival)
     def on_arrival(self, msg: NextArrival) -> None:
@@ -100,10 +101,9 @@ class GlobalEngine(Actor):
         self.ctx.emit(RequestArrived(t_ns=self.ctx.now, request_id=req.id, model=model or req.model,
                                      input_tokens=req.input_tokens, output_tokens=req.output_tokens))
         if model is None:
-            self.ctx.emit(RequestFailed(t_ns=self.ctx.now, request_id=req.id, model=req.model, reason="unknown_model",
-                                        arrival_ns=req.arrival_ns, input_tokens=req.input_tokens,
-                                        output_tokens=req.output_tokens))
-            self._count("failed")
+            failed = RequestFinished(request=req, outcome="failed", reason="unknown_model", finish_ns=self.ctx.now)
+            self.ctx.emit(end_event(failed))
+            self._count(failed.outcome)
         else:
             if model != req.model:
                 req = RequestSpec(id=req.id, model=model, input_tokens=req.input_tokens, output_tokens=req.output_tokens,
@@ -116,11 +116,17 @@ class GlobalEngine(Actor):
     def on_finished(self, msg: RequestFinished) -> None:
         self._count(msg.outcome)
 
-    def _count(self, outcome: str) -> None:
+    def _count(self, outcome: Outcome) -> None:
         self.finished += 1
         self.outcomes[outcome] += 1
         if self.concurrency and not self.exhausted:
             self._read_next(self.ctx.now + self.think_time_ns)  # this client's next request
+
+    def tally(self) -> RunTally:
+        """What the engine counted so far."""
+        return RunTally(read=self.read, entered=self.entered, finished=self.finished,
+                        completed=self.outcomes["completed"], failed=self.outcomes["failed"],
+                        exhausted=self.exhausted, now_ns=self.ctx.now)
 
     @property
     def done(self) -> bool:
@@ -143,25 +149,33 @@ class GlobalEngine(Actor):
             self._schedule_change(msg.index + 1)
 
     def _add(self, gpu: str, amount: int) -> None:
-        node = next((n for n, inv in self.inventory.items() if inv[gpu] > 0), None)
-        if node is None and self.new_node is not None:
-            node, actor = self.new_node(gpu)
-            self.nodes[node] = actor
-            self.inventory[node] = Counter()
-        if node is None:
-            return
-        self.inventory[node][gpu] += amount
-        self.ctx.send(self.nodes[node], AddGpus(gpu_type=gpu, amount=amount))
+        """GPUs join the first node built for their type (a new node when none is); the node counts them."""
+        node = next((n for n, types in self.node_gpu_types.items() if gpu in types), None)
+        if node is None and self.node_context is not None:
+            node = self._new_node(gpu, self.node_context)
+        if node is not None:
+            self.ctx.send(self.nodes[node], AddGpus(gpu_type=gpu, amount=amount))
 
-    def _remove(self, gpu: str, amount: int) -> None:
-        for node in sorted(self.inventory, reverse=True):
-            take = min(self.inventory[node][gpu], amount)
-            if take > 0:
-                self.inventory[node][gpu] -= take
-                amount -= take
-                self.ctx.send(self.nodes[node], RemoveGpus(gpu_type=gpu, amount=take))
-            if amount == 0:
-                return
+    def _new_node(self, gpu: str, nctx: NodeContext) -> int:
+        """A node created at run time for GPUs of a type no node has; the router learns of it first."""
+        node = max(self.nodes, default=-1) + 1
+        self.nodes[node] = actor = f"node:{node}"
+        self.node_gpu_types[node] = (gpu,)
+        self.ctx.spawn(NodeActor(actor, NodeSpec(node_id=node, name=f"added-{gpu}", gpu_types=[gpu],
+                                                 gpu_count_per_type=[0]), nctx))
+        self.ctx.send(self.router, NodeJoined(node=node, actor=actor))
+        return node
+
+    def _remove(self, gpu: str, amount: int, below: int | None = None) -> None:
+        """Ask the node of highest id (below `below`) built for this type to give up GPUs; it returns what it lacks."""
+        node = max((n for n, types in self.node_gpu_types.items() if gpu in types and (below is None or n < below)),
+                   default=None)
+        if node is not None:
+            self.ctx.send(self.nodes[node], RemoveGpus(gpu_type=gpu, amount=amount))
+
+    @handles(GpusNotRemoved)
+    def on_not_removed(self, msg: GpusNotRemoved) -> None:
+        self._remove(msg.gpu_type, msg.amount, below=msg.node)
 
     # ---- progress and statistics ---------------------------------------------------------
     @handles(ProgressTick)

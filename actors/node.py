@@ -7,22 +7,21 @@ from collections.abc import Callable
 
 import msgspec
 
-from actors.cost_service import build_cost_model
 from actors.gpu import GpuActor
 from llmsim.config.environment import DeploymentSpec, Infrastructure, ModelLoadingConfig, NodeSpec, ServingOptions
-from llmsim.cost import Precision, get_hardware
+from llmsim.cost import Precision
 from llmsim.kernel.actor import Actor, handles
 from llmsim.kernel.clock import s_to_ns
 from llmsim.logging_setup import get_logger
 from llmsim.memory.loading import load_time_s
-from llmsim.memory.planner import MemoryPlan, plan_replica
+from llmsim.cost.build import build_cost_model
+from llmsim.memory.planner import MemoryPlan
+from llmsim.memory.sizing import gpu_memory_bytes, size_replica
 from llmsim.output.events import EnvironmentChanged, ModelLoadFinished, ModelLoadStarted, ModelUnloaded, ProvisionRefusedEvent
 from protocols.control import Drain, ModelLoaded, ProvisionModel, ProvisionRefused, ReplicaDrained, ReplicaGone, ReplicaReady
 from protocols.cost import Deployment
-from protocols.environment import AddGpus, RankReplicas, RemoveGpus, ReplicaRanking
+from protocols.environment import AddGpus, GpusNotRemoved, RankReplicas, RemoveGpus, ReplicaRanking
 from protocols.requests import AssignRequest, EnqueueRequest, ReturnRequests
-
-TP_CHOICES = (1, 2, 4, 8, 16)
 
 log = get_logger()
 
@@ -66,28 +65,20 @@ class NodeActor(Actor):
         self.spec, self.nctx = spec, nctx
         self.node_id = spec.node_id
         self.gpus: Counter[str] = Counter(dict(zip(spec.gpu_types, spec.gpu_count_per_type)))
-        unknown: list[float | None] = [None] * len(spec.gpu_types)  # from the hardware table
-        memory: list[float | None] = list(spec.memory_per_gpu_gb) if spec.memory_per_gpu_gb else unknown
-        self.memory_gb = dict(zip(spec.gpu_types, memory))
         self.replicas: dict[str, ReplicaSlot] = {}
         self.next_index = 0
         self.load_id = 0
         self.loads: dict[int, tuple[list[ReplicaSlot], int]] = {}  # load id -> (slots, start ns)
         self.wanted_model: str | None = None
         self.replaced_model: str | None = None
-        self.to_remove: Counter[str] = Counter()
+        self.to_remove: Counter[str] = Counter()  # GPUs of retiring replicas, removed when they drain
+        self.ranking: Counter[str] = Counter()  # GPUs to remove, waiting for the router's ranking of replicas
 
     # ---- placement ---------------------------------------------------------------------
     def free_gpus(self, gpu_type: str) -> int:
         """GPUs of a type not held by any replica."""
         held = sum(r.tp for r in self.replicas.values() if r.gpu_type == gpu_type)
         return self.gpus[gpu_type] - held
-
-    def _memory_bytes(self, gpu_type: str) -> int:
-        gb = self.memory_gb.get(gpu_type)
-        if gb is not None:
-            return int(gb * (1 << 30))
-        return int(get_hardware(gpu_type, self.nctx.hardware_file).memory_bytes)
 
     def _options(self, dep: DeploymentSpec | None) -> ServingOptions:
         opts = dep.serving if dep is not None and dep.serving is not None else self.nctx.defaults
@@ -98,23 +89,11 @@ class NodeActor(Actor):
         """Smallest TP degree (or the deployment's) whose weights and KV fit this GPU type."""
         opts = self._options(dep)
         precision = self.nctx.precision_override or (dep.precision if dep is not None else None)
-        choices = (dep.tp,) if dep is not None and dep.tp else TP_CHOICES
-        result = None
-        for tp in choices:
-            if tp > max(self.gpus[gpu_type], 1) and result is not None:
-                break
-            d = Deployment(model=model, hardware=gpu_type, tp=tp, interconnect=self.spec.interconnect)
-            if precision is not None:
-                d = msgspec.structs.replace(d, weight_bits=precision.weight_bits, activation_bits=precision.activation_bits,
-                                            kv_bits=precision.kv_bits, int_compute=precision.int_compute)
-            cost = build_cost_model(d, self.nctx.calibration, self.nctx.hardware_file)
-            mem = plan_replica(cost, self._memory_bytes(gpu_type), opts.gpu_memory_utilization,
-                               opts.max_num_batched_tokens, opts.block_size)
-            result = (d, opts, mem)
-            if mem.fits:
-                break
-        assert result is not None
-        return result
+        d, mem = size_replica(model, gpu_type, gpus=self.gpus[gpu_type], memory_bytes=gpu_memory_bytes(self.spec, gpu_type, self.nctx.hardware_file),
+                              opts=opts, precision=precision, calibration=self.nctx.calibration,
+                              hardware_file=self.nctx.hardware_file, tp=dep.tp if dep is not None else None,
+                              interconnect=self.spec.interconnect)
+        return d, opts, mem
 
     def _new_slots(self, model: str, dep: DeploymentSpec | None, only_type: str | None = None) -> tuple[list[ReplicaSlot], str]:
         """Replica slots for `model` on the free GPUs; empty list and a reason when nothing fits."""
@@ -265,11 +244,20 @@ class NodeActor(Actor):
 
     @handles(RemoveGpus)
     def on_remove(self, msg: RemoveGpus) -> None:
-        self.ctx.emit(EnvironmentChanged(t_ns=self.ctx.now, gpu_type=msg.gpu_type, amount=-msg.amount, node=self.node_id))
-        free = min(self.free_gpus(msg.gpu_type), msg.amount)
+        """Give up GPUs: free ones at once, busy ones as their replicas drain; hand back what this node lacks."""
+        t = msg.gpu_type
+        take = min(self.gpus[t] - self.to_remove[t] - self.ranking[t], msg.amount)
+        if take < msg.amount:
+            self.ctx.send(self.nctx.engine, GpusNotRemoved(node=self.node_id, gpu_type=msg.gpu_type,
+                                                           amount=msg.amount - max(take, 0)))
+        if take <= 0:
+            return
+        self.ctx.emit(EnvironmentChanged(t_ns=self.ctx.now, gpu_type=msg.gpu_type, amount=-take, node=self.node_id))
+        free = min(self.free_gpus(msg.gpu_type), take)
         self.gpus[msg.gpu_type] -= free
-        left = msg.amount - free
+        left = take - free
         if left > 0:
+            self.ranking[t] += left
             names = tuple(r.name for r in self.replicas.values() if r.gpu_type == msg.gpu_type and not r.leaving)
             self.ctx.send(self.nctx.router, RankReplicas(node=self.node_id, gpu_type=msg.gpu_type, amount=left,
                                                          replicas=names))
@@ -277,6 +265,7 @@ class NodeActor(Actor):
     @handles(ReplicaRanking)
     def on_ranking(self, msg: ReplicaRanking) -> None:
         """Retire replicas, idlest first, until `amount` GPUs are taken (busy ones hand back requests)."""
+        self.ranking[msg.gpu_type] -= msg.amount
         left = msg.amount
         for name in msg.order:
             slot = self.replicas.get(name)

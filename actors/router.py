@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections import deque
 
 from llmsim.kernel.actor import Actor, handles
-from llmsim.output.events import RequestFailed, RequestRouted
+from llmsim.output.events import RequestRouted, end_event
 from llmsim.policies.reprovisioning import LeastRecentlyUsedNode, NodeView, ReprovisioningPolicy
 from llmsim.policies.routing import ReplicaView, RoutingPolicy
 from protocols.control import Finalize, FlushPending, ProvisionModel, ProvisionRefused, ReplicaGone, ReplicaReady
-from protocols.environment import RankReplicas, ReplicaRanking
+from protocols.environment import NodeJoined, RankReplicas, ReplicaRanking
 from protocols.gpu import LoadReport
-from protocols.requests import AssignRequest, RequestFinished, RequestSpec, ReturnRequests, RouteRequest
+from protocols.requests import AssignRequest, FailureReason, RequestFinished, RequestSpec, ReturnRequests, RouteRequest
 
 
 class RouterActor(Actor):
@@ -135,6 +135,14 @@ class RouterActor(Actor):
         if view is not None:
             self.by_model[view.model].remove(view)
 
+    @handles(NodeJoined)
+    def on_node_joined(self, msg: NodeJoined) -> None:
+        self.nodes[msg.node] = msg.actor
+        self.node_models[msg.node] = None
+        self.last_used_ns[msg.node] = 0
+        for model in [m for m, q in self.pending.items() if q and m not in self.provisioning]:
+            self._provision(model)  # requests that found no free node may now have one
+
     @handles(LoadReport)
     def on_load(self, msg: LoadReport) -> None:
         view = self.replicas.get(msg.replica)
@@ -164,10 +172,8 @@ class RouterActor(Actor):
         for model in list(self.pending):
             self._fail_pending(model, "no_capacity")
 
-    def _fail_pending(self, model: str, reason: str) -> None:
+    def _fail_pending(self, model: str, reason: FailureReason) -> None:
         for req in self.pending.pop(model, deque()):
-            now = self.ctx.now
-            self.ctx.emit(RequestFailed(t_ns=now, request_id=req.id, model=req.model, reason=reason,
-                                        arrival_ns=req.arrival_ns, input_tokens=req.input_tokens,
-                                        output_tokens=req.output_tokens))
-            self.ctx.send(self.engine, RequestFinished(request=req, outcome="failed", reason=reason, finish_ns=now))
+            msg = RequestFinished(request=req, outcome="failed", reason=reason, finish_ns=self.ctx.now)
+            self.ctx.emit(end_event(msg))
+            self.ctx.send(self.engine, msg)

@@ -1,9 +1,9 @@
 """Trace checks around a replay: token-count bounds, the --strict pre-pass, UTF-8 error lines.
 
-Token counts that are not positive are skipped by the GlobalEngine (counted in
-`requests.skipped_invalid`); counts above MAX_TOKENS_PER_REQUEST are absurd — no model has such a
-context — and are skipped here the same way, with reason `absurd_tokens`. With --strict both are
-errors, and the pre-pass streams the whole trace once before the run to refuse unknown models
+Token counts that are not positive (reason `non_positive_tokens`) or above
+MAX_TOKENS_PER_REQUEST (absurd — no model has such a context; reason `absurd_tokens`) are
+skipped here, before the GlobalEngine sees them (counted in `requests.skipped_invalid`). With
+--strict both are errors, and the pre-pass streams the whole trace once before the run to refuse unknown models
 and models that fit on no GPU of the cluster.
 """
 
@@ -11,30 +11,33 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
 from llmsim.config import EnvChange, Environment, ServingOptions
 from llmsim.cost import Precision, get_hardware, load_model_spec, resolve_model_name
 from llmsim.errors import InputFileError, LlmsimError, TraceError, UnknownModelError
+from llmsim.memory.sizing import gpu_memory_bytes
 from llmsim.workload import TraceRequest
 
 MAX_TOKENS_PER_REQUEST = 10_000_000
 ABSURD_REASON = "absurd_tokens"
-TP_CHOICES = (1, 2, 4, 8, 16)
+NON_POSITIVE_REASON = "non_positive_tokens"
 
 
 class ModelTooLargeError(LlmsimError):
     """A model that fits on no GPU type of the cluster at any tensor-parallel degree (--strict)."""
 
 
-def token_problem(tr: TraceRequest) -> tuple[str, str] | None:
-    """(field, message) for a non-positive or absurd token count, or None when both are fine."""
+def token_problem(tr: TraceRequest) -> tuple[str, str, str] | None:
+    """(field, message, skip reason) for a non-positive or absurd token count, or None when both are fine.
+
+    The one token-count rule: the run skips such lines (TokenFilter), --strict refuses them.
+    """
     for field in ("input_tokens", "output_tokens"):
         value = getattr(tr, field)
         if value <= 0:
-            return field, f"token count {value} is not positive"
+            return field, f"token count {value} is not positive", NON_POSITIVE_REASON
         if value > MAX_TOKENS_PER_REQUEST:
-            return field, f"token count {value} is absurd"
+            return field, f"token count {value} is absurd", ABSURD_REASON
     return None
 
 
@@ -44,8 +47,8 @@ def token_error(tr: TraceRequest, field: str, message: str) -> TraceError:
                       expected=f"an integer from 1 to {MAX_TOKENS_PER_REQUEST:,} (drop --strict to skip such lines)")
 
 
-class AbsurdTokenFilter:
-    """Passes (arrival_ns, request) through, skipping (or, strict, refusing) absurd token counts."""
+class TokenFilter:
+    """Passes (arrival_ns, request) through, skipping (or, strict, refusing) bad token counts."""
 
     def __init__(self, requests: Iterable[tuple[int, TraceRequest]], *, strict: bool,
                  on_skip: Callable[[TraceRequest, str], None]) -> None:
@@ -59,13 +62,14 @@ class AbsurdTokenFilter:
     def __next__(self) -> tuple[int, TraceRequest]:
         while True:
             arrival_ns, tr = next(self._requests)
-            if tr.input_tokens <= MAX_TOKENS_PER_REQUEST and tr.output_tokens <= MAX_TOKENS_PER_REQUEST:
+            problem = token_problem(tr)
+            if problem is None:
                 return arrival_ns, tr
-            field = "input_tokens" if tr.input_tokens > MAX_TOKENS_PER_REQUEST else "output_tokens"
+            field, message, reason = problem
             if self._strict:
-                raise token_error(tr, field, f"token count {getattr(tr, field)} is absurd")
+                raise token_error(tr, field, message)
             self.skipped += 1
-            self._on_skip(tr, ABSURD_REASON)
+            self._on_skip(tr, reason)
 
 
 # ---- the --strict pre-pass ---------------------------------------------------------------------
@@ -86,38 +90,21 @@ def gpu_offers(env: Environment, changes: list[EnvChange], hardware_file: str | 
             added[change.gpu_name] += change.amount
     offers: list[GpuOffer] = []
     for node in env.nodes:
-        unknown: list[float | None] = [None] * len(node.gpu_types)  # from the hardware table
-        memory: list[float | None] = list(node.memory_per_gpu_gb) if node.memory_per_gpu_gb else unknown
-        for gpu, count, gb in zip(node.gpu_types, node.gpu_count_per_type, memory):
-            size = int(gb * (1 << 30)) if gb is not None else get_hardware(gpu, hardware_file).memory_bytes
-            offers.append(GpuOffer(gpu, size, count + added.pop(gpu, 0)))
+        for gpu, count in zip(node.gpu_types, node.gpu_count_per_type):
+            offers.append(GpuOffer(gpu, gpu_memory_bytes(node, gpu, hardware_file), count + added.pop(gpu, 0)))
     for gpu, count in added.items():  # a type no node has: the engine creates a node for it
-        offers.append(GpuOffer(gpu, get_hardware(gpu, hardware_file).memory_bytes, count))
+        offers.append(GpuOffer(gpu, int(get_hardware(gpu, hardware_file).memory_bytes), count))
     return offers
 
 
 def fits_somewhere(model: str, offers: list[GpuOffer], serving: ServingOptions, precision: Precision | None,
                    calibration: str | None, hardware_file: str | None) -> bool:
-    """Whether some GPU type holds the model's weights plus some KV cache at some TP degree."""
-    from actors.cost_service import build_cost_model
-    from llmsim.memory.planner import plan_replica
-    from protocols.cost import Deployment
+    """Whether some GPU type holds the model's weights plus some KV cache at some TP degree (as a node sizes it)."""
+    from llmsim.memory.sizing import size_replica
 
-    bits: dict[str, Any] = {}
-    if precision is not None:
-        bits = dict(weight_bits=precision.weight_bits, activation_bits=precision.activation_bits,
-                    kv_bits=precision.kv_bits, int_compute=precision.int_compute)
-    for offer in offers:
-        for tp in TP_CHOICES:
-            if tp > max(offer.count, 1):
-                break
-            cost = build_cost_model(Deployment(model=model, hardware=offer.gpu_type, tp=tp, **bits),
-                                    calibration, hardware_file)
-            plan = plan_replica(cost, offer.memory_bytes, serving.gpu_memory_utilization,
-                                serving.max_num_batched_tokens, serving.block_size)
-            if plan.fits:
-                return True
-    return False
+    return any(size_replica(model, offer.gpu_type, gpus=offer.count, memory_bytes=offer.memory_bytes, opts=serving,
+                            precision=precision, calibration=calibration, hardware_file=hardware_file)[1].fits
+               for offer in offers)
 
 
 class ModelChecker:
@@ -153,7 +140,7 @@ def strict_prepass(requests: Iterable[tuple[int, TraceRequest]], checker: ModelC
         count += 1
         problem = token_problem(tr)
         if problem is not None:
-            raise token_error(tr, *problem)
+            raise token_error(tr, problem[0], problem[1])
         if override is None:
             checker.check(tr.model or default_model, tr.line, "model")
     return count

@@ -13,7 +13,7 @@ import msgspec
 import numpy as np
 
 from actors.cost_service import CostServiceActor
-from actors.global_engine import GlobalEngine
+from actors.global_engine import GlobalEngine, RunTally
 from actors.node import NodeActor, NodeContext
 from actors.router import RouterActor
 from llmsim.config.environment import MAX_GPUS
@@ -32,7 +32,7 @@ from llmsim.output.progress import Progress
 from llmsim.output.stats import StatsCollector, build_stats
 from llmsim.policies import create_reprovisioning_policy, create_routing_policy
 from llmsim.preflight import (
-    AbsurdTokenFilter, ModelChecker, fits_somewhere, gpu_offers, locate_utf8_error, strict_prepass,
+    TokenFilter, ModelChecker, fits_somewhere, gpu_offers, locate_utf8_error, strict_prepass,
 )
 from llmsim.workload import ArrivalOptions, TraceRequest, open_trace, with_arrivals
 from protocols.control import Finalize
@@ -151,13 +151,13 @@ def timed_requests(opts: ReplayOptions, rng: np.random.Generator) -> Iterator[tu
     return with_arrivals(requests, arrivals, rng, source=opts.input)
 
 
-def workload(opts: ReplayOptions, sim: Simulation) -> Iterator[tuple[int, TraceRequest]]:
-    """The streamed, timed request iterator, absurd token counts skipped (or refused with --strict)."""
+def workload(opts: ReplayOptions, sim: Simulation) -> TokenFilter:
+    """The streamed, timed request iterator, bad token counts skipped (or refused with --strict)."""
 
     def skip(tr: TraceRequest, reason: str) -> None:
         sim.emit(RequestSkipped(t_ns=sim.now, request_id=tr.id, line=tr.line, reason=reason))
 
-    return AbsurdTokenFilter(timed_requests(opts, sim.rng), strict=opts.strict, on_skip=skip)
+    return TokenFilter(timed_requests(opts, sim.rng), strict=opts.strict, on_skip=skip)
 
 
 def preflight(opts: ReplayOptions, env: Environment) -> None:
@@ -196,7 +196,7 @@ class Cluster:
             serving_override=serving_override(opts),
         )
         nodes = {n.node_id: f"node:{n.node_id}" for n in env.nodes}
-        inventory = {n.node_id: Counter(dict(zip(n.gpu_types, n.gpu_count_per_type))) for n in env.nodes}
+        gpu_types = {n.node_id: tuple(n.gpu_types) for n in env.nodes}
         initial = {n.node_id: n.deployments[0].model for n in env.nodes if n.deployments}
         resolve = make_resolver(opts.model, opts.default_model)
         initial = {k: resolve_model_name(v) for k, v in initial.items()}
@@ -208,11 +208,12 @@ class Cluster:
         sim.add_actor(self.router)
         for spec in env.nodes:
             sim.add_actor(NodeActor(nodes[spec.node_id], self._resolved(spec, resolve), self.nctx))
+        self.workload = workload(opts, sim)
         self.engine = GlobalEngine(
-            ENGINE, workload=workload(opts, sim), router=ROUTER, resolve_model=resolve, nodes=nodes,
-            inventory=inventory, env_changes=changes, strict=opts.strict,
+            ENGINE, workload=self.workload, router=ROUTER, resolve_model=resolve, nodes=nodes,
+            node_gpu_types=gpu_types, env_changes=changes,
             print_interval_ns=s_to_ns(progress_interval_s(opts, progress)),
-            on_progress=progress, on_gpu_stats=collector.add_gpu_stats, new_node=self._new_node,
+            on_progress=progress, on_gpu_stats=collector.add_gpu_stats, node_context=self.nctx,
             concurrency=opts.concurrency or 0, think_time_ns=s_to_ns(opts.think_time_s),
         )
         sim.add_actor(self.engine)
@@ -226,17 +227,6 @@ class Cluster:
             deps.append(msgspec.structs.replace(dep, model=name))
         return msgspec.structs.replace(spec, deployments=deps)
 
-    def _new_node(self, gpu_type: str) -> tuple[int, str]:
-        """A node created at run time for GPUs of a type no node has."""
-        node_id = max(self.router.nodes) + 1
-        name = f"node:{node_id}"
-        spec = NodeSpec(node_id=node_id, name=f"added-{gpu_type}", gpu_types=[gpu_type], gpu_count_per_type=[0])
-        self.sim.add_actor(NodeActor(name, spec, self.nctx))
-        self.router.nodes[node_id] = name
-        self.router.node_models[node_id] = None
-        self.router.last_used_ns[node_id] = 0
-        return node_id, name
-
     def gpu_actor_names(self) -> list[str]:
         """Names of the GPU actors alive now."""
         from actors.gpu import GpuActor
@@ -244,7 +234,7 @@ class Cluster:
         return [name for name, a in self.sim.actors.items() if isinstance(a, GpuActor)]
 
 
-def check_invariants(stats: dict[str, Any], engine: GlobalEngine, collector: StatsCollector) -> list[str]:
+def check_invariants(stats: dict[str, Any], tally: RunTally, collector: StatsCollector) -> list[str]:
     """Cheap end-of-run checks; each violation is a bug in llmsim, reported loudly.
 
     A complete run accounts for every request read (entered + skipped) and every request entered
@@ -252,13 +242,13 @@ def check_invariants(stats: dict[str, Any], engine: GlobalEngine, collector: Sta
     interrupted run reports the requests in flight as unfinished instead.
     """
     r = stats["requests"]
-    problems = _request_problems(r, engine, complete=bool(stats["complete"]))
+    problems = _request_problems(r, tally, complete=bool(stats["complete"]))
     if stats["complete"]:
-        problems += _gpu_problems(engine.ctx.now, collector)
+        problems += _gpu_problems(tally.now_ns, collector)
     return problems
 
 
-def _request_problems(r: dict[str, Any], engine: GlobalEngine, *, complete: bool) -> list[str]:
+def _request_problems(r: dict[str, Any], tally: RunTally, *, complete: bool) -> list[str]:
     problems = []
     accounted = r["completed"] + r["failed"] + r.get("unfinished", 0)
     if r["total"] != accounted:
@@ -272,13 +262,12 @@ def _request_problems(r: dict[str, Any], engine: GlobalEngine, *, complete: bool
     if complete:
         if r.get("unfinished", 0):
             problems.append(f"{r['unfinished']} requests entered but never finished")
-        if engine.finished != engine.entered:
-            problems.append(f"the engine saw {engine.finished} of {engine.entered} requests finish")
-        if not engine.exhausted:
+        if tally.finished != tally.entered:
+            problems.append(f"the engine saw {tally.finished} of {tally.entered} requests finish")
+        if not tally.exhausted:
             problems.append("the run ended before the whole trace was read")
-    done = engine.outcomes
-    if complete and (done["completed"], done["failed"]) != (r["completed"], r["failed"]):
-        problems.append(f"engine counted {done['completed']} completed / {done['failed']} failed, "
+    if complete and (tally.completed, tally.failed) != (r["completed"], r["failed"]):
+        problems.append(f"engine counted {tally.completed} completed / {tally.failed} failed, "
                         f"events {r['completed']} / {r['failed']}")
     return problems
 
@@ -353,7 +342,7 @@ def _replay(opts: ReplayOptions, env: Environment) -> ReplayResult:
             progress.close()
             outputs.close()
         stats = _stats(cluster, collector, sim, stop.signum, wall_s=time.perf_counter() - wall0)
-        problems = check_invariants(stats, cluster.engine, collector)
+        problems = check_invariants(stats, cluster.engine.tally(), collector)
         stats["invariants"] = {"ok": not problems, "violations": problems}
         if opts.write_outputs:
             outputs.write_stats(stats)
@@ -369,12 +358,11 @@ def _replay(opts: ReplayOptions, env: Environment) -> ReplayResult:
 def _stats(cluster: Cluster, collector: StatsCollector, sim: Simulation, signum: int | None,
            wall_s: float) -> dict[str, Any]:
     """stats.json of a finished or interrupted run; requests in flight are counted unfinished."""
-    engine = cluster.engine
-    skipped_here = engine.workload.skipped if isinstance(engine.workload, AbsurdTokenFilter) else 0
+    tally = cluster.engine.tally()
     complete = signum is None
     extra = None if signum is None else {"interrupted": {"signal": signal.Signals(signum).name,
                                                    "reached_s": sim.now / NS_PER_S}}
-    stats = build_stats(collector, entered=engine.entered, read=engine.read + skipped_here,
+    stats = build_stats(collector, entered=tally.entered, read=tally.read + cluster.workload.skipped,
                         simulated_ns=sim.now if not complete else collector.last_finish_ns or sim.now,
                         wall_s=wall_s, events=sim.events, complete=complete, extra=extra)
     r = stats["requests"]
@@ -384,20 +372,28 @@ def _stats(cluster: Cluster, collector: StatsCollector, sim: Simulation, signum:
     return stats
 
 
+class EndOfRun:
+    """What the driver does each time the run goes quiet: first fail what waits for capacity, then
+    collect every GPU's statistics; after that the run is over (see Simulation.run's on_idle)."""
+
+    def __init__(self, sim: Simulation, cluster: Cluster) -> None:
+        self.sim, self.cluster, self.stage = sim, cluster, 0
+
+    def __call__(self) -> bool:
+        self.stage += 1
+        if self.stage == 1:
+            self.sim.post("driver", ROUTER, Finalize())
+            return True
+        if self.stage == 2:
+            for name in self.cluster.gpu_actor_names():
+                self.sim.post("driver", name, CollectStats())
+            return True
+        return False
+
+
 def _run_to_end(sim: Simulation, cluster: Cluster) -> None:
-    """Run to quiescence, fail what cannot be served, then collect per-GPU statistics.
+    """Run to quiescence, fail what cannot be served, then collect per-GPU statistics: one loop.
 
     A stop request (a signal) ends it at the current virtual time, with nothing more delivered.
     """
-    sim.run()
-    if sim.stopped:
-        return
-    sim.post("driver", ROUTER, Finalize())
-    sim.run()
-    if sim.stopped:
-        return
-    end = sim.now
-    for name in cluster.gpu_actor_names():
-        sim.post("driver", name, CollectStats())
-    sim.run()
-    sim.now = end
+    sim.run(on_idle=EndOfRun(sim, cluster))

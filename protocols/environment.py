@@ -20,9 +20,24 @@ class AddGpus(Message, frozen=True, kw_only=True):
     amount: int
 
 
+class NodeJoined(Message, frozen=True, kw_only=True):
+    """GlobalEngine -> Router: a node created at run time (GPUs of a type no node had); it may be provisioned."""
+
+    node: int
+    actor: str
+
+
 class RemoveGpus(Message, frozen=True, kw_only=True):
     """GlobalEngine -> Node: take this many GPUs of this type away (idle replicas first)."""
 
+    gpu_type: str
+    amount: int
+
+
+class GpusNotRemoved(Message, frozen=True, kw_only=True):
+    """Node -> GlobalEngine: this node had only part of a removal; take `amount` more from a lower node."""
+
+    node: int
     gpu_type: str
     amount: int
 
@@ -44,4 +59,4 @@ class ReplicaRanking(Message, frozen=True, kw_only=True):
     order: tuple[str, ...]
 
 
-EnvironmentMessage = Union[ApplyEnvironmentChange, AddGpus, RemoveGpus, RankReplicas, ReplicaRanking]
+EnvironmentMessage = Union[ApplyEnvironmentChange, AddGpus, NodeJoined, RemoveGpus, GpusNotRemoved, RankReplicas, ReplicaRanking]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Literal, Union
 
 import msgspec
 
@@ -19,6 +19,14 @@ class RequestSpec(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     arrival_ns: int
     priority: int = 0
     line: int = 0
+
+
+Outcome = Literal["completed", "failed"]
+"""How a request left the system."""
+
+FailureReason = Literal["unknown_model", "model_does_not_fit", "no_capacity", "too_long_for_kv_cache"]
+"""Why a request could not be served: its model is unknown, fits no node, no capacity was left
+at the end of the run, or its whole KV cache exceeds its replica's pool."""
 
 
 class RouteRequest(Message, frozen=True, kw_only=True):
@@ -38,15 +46,17 @@ class EnqueueRequest(Message, frozen=True, kw_only=True):
     """Node -> GPU: put this request in the replica's waiting queue."""
 
     request: RequestSpec
-    resumed: bool = False
 
 
 class RequestFinished(Message, frozen=True, kw_only=True):
-    """GPU or Router -> GlobalEngine: the request left the system, completed or failed."""
+    """GPU or Router -> GlobalEngine: the request left the system, completed or failed.
+
+    The one record of a request's end: its event-log line is made from it (llmsim.output.events.end_event).
+    """
 
     request: RequestSpec
-    outcome: str  # "completed" | "failed"
-    reason: str | None = None
+    outcome: Outcome
+    reason: FailureReason | None = None
     node: int | None = None
     replica: str | None = None
     scheduled_ns: int | None = None

@@ -8,7 +8,7 @@ from llmsim.batching.scheduler import BatchPlan
 from llmsim.batching.sequence import Sequence
 
 
-def can_fast_forward(plan: BatchPlan, running: list[Sequence], waiting: int) -> bool:
+def can_fast_forward(plan: BatchPlan, running: list[Sequence]) -> bool:
     """True when the plan is decode-only, covers every running sequence and admits nothing.
 
     A waiting request that could not be admitted now cannot be admitted before a completion:

@@ -15,7 +15,3 @@ def ns_to_s(t_ns: int) -> float:
     """Convert integer nanoseconds to float seconds."""
     return t_ns / NS_PER_S
 
-
-def ns_to_us(t_ns: int) -> float:
-    """Convert integer nanoseconds to float microseconds (the Chrome trace unit)."""
-    return t_ns / NS_PER_US

@@ -93,8 +93,13 @@ class Simulation:
         """Ask the run loop to return after the current delivery."""
         self.stopped = True
 
-    def run(self, until_ns: int | None = None) -> int:
-        """Deliver messages in time order until the mailbox empties, `until_ns`, or stop()."""
+    def run(self, until_ns: int | None = None, on_idle: Callable[[], bool] | None = None) -> int:
+        """Deliver messages in time order until the mailbox empties, `until_ns`, or stop().
+
+        When the mailbox empties, `on_idle` (if given) may post more messages and return True
+        to go on: how a driver ends a run in stages (fail what waits, collect statistics)
+        without running the loop again from outside.
+        """
         if not self._started:
             self._started = True
             for started in list(self.actors.values()):
@@ -102,7 +107,10 @@ class Simulation:
         threshold = gc.get_threshold()
         gc.set_threshold(max(threshold[0], RUN_GC_THRESHOLD), threshold[1], threshold[2])
         try:
-            return self._loop(until_ns)
+            while True:
+                now = self._loop(until_ns)
+                if self.stopped or self.mailbox._heap or on_idle is None or not on_idle():
+                    return now
         finally:
             gc.set_threshold(*threshold)
 

@@ -7,6 +7,12 @@ from typing import Any
 
 import msgspec
 
+# The phases of one instant, delivered in this order: ordinary messages, then iteration ends,
+# then batch decisions. So a batch decided at time t sees every request that arrived at t.
+PHASE_MESSAGE = 0
+PHASE_ITERATION_END = 1
+PHASE_SCHEDULE = 2
+
 
 class Envelope(msgspec.Struct, frozen=True, gc=False):
     """Routing data owned by the kernel; the message inside stays a plain payload."""

@@ -233,12 +233,9 @@ class ChromeTraceWriter(TypedSink):
     def _routed(self, e: RequestRouted) -> None:
         self._next_flow += 1
         self._routes[e.request_id] = self._next_flow  # a re-routed request keeps only its last arrow
-        lit = self._literals
-        self._write_text(
-            f'{{"ph":"X","dur":0,"pid":{ROUTER_PID},"tid":{ROUTER_TID},"ts":{_ts(e.t_ns)},"name":"route",'
-            f'"cat":"routing","bind_id":"{_flow_id(self._next_flow)}","flow_out":true,'
-            f'"args":{{"request":{_json(e.request_id)},"node":{e.node},"replica":{lit[e.replica]},'
-            f'"policy":{lit[e.policy]}}}}}')
+        self._write({"ph": "X", "dur": 0, "pid": ROUTER_PID, "tid": ROUTER_TID, "ts": _us(e.t_ns), "name": "route",
+                     "cat": "routing", "bind_id": _flow_id(self._next_flow), "flow_out": True,
+                     "args": {"request": e.request_id, "node": e.node, "replica": e.replica, "policy": e.policy}})
 
     def _completed(self, e: RequestCompleted) -> None:
         """The request's async slice with its queued / prefill / decode phases, and the flow's end.

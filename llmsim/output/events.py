@@ -10,6 +10,8 @@ from typing import Any, Union, get_args
 
 import msgspec
 
+from protocols.requests import FailureReason, RequestFinished
+
 SCHEMA_VERSION = 1
 
 
@@ -54,7 +56,7 @@ class RequestRouted(Event, frozen=True, kw_only=True, tag="request_routed"):
 
 
 class RequestQueued(Event, frozen=True, kw_only=True, tag="request_queued"):
-    """The request joined a replica's waiting queue (`resumed`: returned by a draining replica)."""
+    """The request joined a replica's waiting queue (`resumed` is always false; kept so old logs still read)."""
 
     request_id: str
     node: int
@@ -116,7 +118,7 @@ class RequestFailed(Event, frozen=True, kw_only=True, tag="request_failed"):
 
     request_id: str
     model: str
-    reason: str
+    reason: FailureReason
     arrival_ns: int
     input_tokens: int
     output_tokens: int
@@ -186,6 +188,23 @@ AnyEvent = Union[
     RequestPreempted, FirstToken, RequestCompleted, RequestFailed, IterationRun, ModelLoadStarted,
     ModelLoadFinished, ModelUnloaded, ProvisionRefusedEvent, EnvironmentChanged,
 ]
+
+
+def end_event(msg: RequestFinished) -> RequestCompleted | RequestFailed:
+    """The event-log line of a request's end, made from the message that reports it."""
+    req = msg.request
+    if msg.outcome == "completed":
+        assert msg.node is not None and msg.replica is not None
+        assert msg.scheduled_ns is not None and msg.first_token_ns is not None
+        return RequestCompleted(
+            t_ns=msg.finish_ns, request_id=req.id, model=req.model, node=msg.node, replica=msg.replica,
+            arrival_ns=req.arrival_ns, scheduled_ns=msg.scheduled_ns, first_token_ns=msg.first_token_ns,
+            input_tokens=req.input_tokens, output_tokens=req.output_tokens, preemptions=msg.preemptions,
+        )
+    assert msg.reason is not None
+    return RequestFailed(t_ns=msg.finish_ns, request_id=req.id, model=req.model, reason=msg.reason,
+                         arrival_ns=req.arrival_ns, input_tokens=req.input_tokens, output_tokens=req.output_tokens,
+                         node=msg.node, replica=msg.replica)
 
 
 def event_kinds() -> list[str]:

@@ -14,6 +14,7 @@ from llmsim.config.environment import Infrastructure, ModelLoadingConfig, NodeSp
 from llmsim.kernel import Simulation
 from llmsim.kernel.clock import s_to_ns
 from llmsim.policies import create_routing_policy
+from llmsim.preflight import TokenFilter
 from llmsim.testing import Inbox
 from llmsim.workload import TraceRequest
 from protocols.control import Finalize, ProvisionModel, ReplicaReady
@@ -118,7 +119,7 @@ def test_engine_keeps_a_single_arrival_in_the_mailbox() -> None:
     router = Inbox("router")
     sim.add_actor(router)
     engine = GlobalEngine("engine", workload=workload, router="router", resolve_model=lambda m: MODEL, nodes={},
-                          inventory={})
+                          node_gpu_types={})
     sim.add_actor(engine)
     peak = 0
     while True:
@@ -134,18 +135,20 @@ def test_engine_keeps_a_single_arrival_in_the_mailbox() -> None:
 
 
 def test_engine_skips_invalid_and_fails_unknown_models() -> None:
-    """Non-positive token counts are skipped and counted; an unknown model fails at arrival."""
+    """Non-positive token counts are skipped (by the token filter) and counted; an unknown model fails at arrival."""
     reqs = [TraceRequest(id="bad", line=1, input_tokens=0, output_tokens=5),
             TraceRequest(id="unk", line=2, input_tokens=5, output_tokens=5, model="nope"),
             TraceRequest(id="ok", line=3, input_tokens=5, output_tokens=5)]
     sim = Simulation()
     router = Inbox("router")
     sim.add_actor(router)
-    engine = GlobalEngine("engine", workload=((0, r) for r in reqs), router="router",
-                          resolve_model=lambda m: None if m == "nope" else MODEL, nodes={}, inventory={})
+    skipped: list[tuple[str, str]] = []
+    workload = TokenFilter(((0, r) for r in reqs), strict=False, on_skip=lambda tr, why: skipped.append((tr.id, why)))
+    engine = GlobalEngine("engine", workload=workload, router="router",
+                          resolve_model=lambda m: None if m == "nope" else MODEL, nodes={}, node_gpu_types={})
     sim.add_actor(engine)
     sim.run()
-    assert engine.skipped == 1 and engine.read == 3 and engine.entered == 2
+    assert skipped == [("bad", "non_positive_tokens")] and engine.read == 2 and engine.entered == 2
     assert engine.outcomes == Counter({"failed": 1})
     assert [m.request.id for m in router.of(RouteRequest)] == ["ok"]
     assert np.isclose(sim.now, 0)

@@ -23,7 +23,7 @@ def test_all_complete_and_pool_returns_to_zero() -> None:
     """Every request completes; KV blocks are all returned at the end."""
     h = ReplicaHarness([req(i, 50 + i, 20) for i in range(20)], ServingOptions(), kv_blocks=1000).run()
     assert len(h.finished) == 20 and all(f.outcome == "completed" for f in h.finished)
-    assert h.gpu.pool.used == 0
+    assert h.gpu.engine.pool.used == 0
 
 
 def test_budget_and_cap_never_exceeded() -> None:
@@ -52,7 +52,7 @@ def test_preemption_under_memory_pressure_and_all_complete() -> None:
     assert h.events_of(RequestPreempted)
     assert sorted(f.request.id for f in h.finished if f.outcome == "completed") == sorted(r.id for r in reqs)
     assert any(f.preemptions for f in h.finished)
-    assert h.gpu.pool.used == 0
+    assert h.gpu.engine.pool.used == 0
 
 
 def test_request_larger_than_pool_fails_with_reason() -> None:
@@ -111,8 +111,8 @@ def test_fast_forward_equals_step_mode(items: list, opts: ServingOptions, kv_blo
     step = ReplicaHarness(reqs, opts, kv_blocks, step_mode=True).run()
     assert outcome(fast) == outcome(step)
     assert len(fast.finished) == len(reqs)
-    assert fast.gpu.pool.used == 0 and step.gpu.pool.used == 0
-    assert fast.gpu.counters == step.gpu.counters
+    assert fast.gpu.engine.pool.used == 0 and step.gpu.engine.pool.used == 0
+    assert fast.gpu.engine.counters == step.gpu.engine.counters
     for f in fast.finished:
         if f.outcome == "completed":
             assert f.request.arrival_ns <= f.scheduled_ns <= f.first_token_ns <= f.finish_ns

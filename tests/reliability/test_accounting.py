@@ -62,16 +62,11 @@ def test_check_invariants_reports_lost_requests(tmp_path: Path) -> None:
     stats["requests"]["completed"] -= 1
     stats["requests"]["unfinished"] = 1
 
-    class Engine:  # the counters check_invariants reads from the GlobalEngine
-        entered, finished, exhausted = 2, 2, True
-        outcomes = {"completed": 2, "failed": 0}
-
-        class ctx:  # noqa: N801
-            now = 0
-
+    from actors.global_engine import RunTally
     from llmsim.output.stats import StatsCollector
 
-    problems = check_invariants(stats, Engine(), StatsCollector())  # type: ignore[arg-type]
+    tally = RunTally(read=2, entered=2, finished=2, completed=2, failed=0, exhausted=True, now_ns=0)
+    problems = check_invariants(stats, tally, StatsCollector())
     assert any("never finished" in p for p in problems)
     assert any("engine counted 2 completed" in p for p in problems)
 

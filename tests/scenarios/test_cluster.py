@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.cost_service import build_cost_model
+from llmsim.cost.build import build_cost_model
 from llmsim.config.environment import Infrastructure, ModelLoadingConfig
 from llmsim.cost import get_hardware, with_interconnect
 from llmsim.errors import ConfigError

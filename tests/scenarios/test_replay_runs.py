@@ -106,3 +106,37 @@ def test_results_move_with_hardware_and_dtype(tmp_path: Path) -> None:
     h100 = tpot("--hardware", "nvidia_H100_SXM")
     h100_fp8 = tpot("--hardware", "nvidia_H100_SXM", "--dtype", "fp8")
     assert h100 < a100 and h100_fp8 < h100
+
+
+def test_gpus_of_a_new_type_make_a_node_the_router_can_provision(tmp_path: Path) -> None:
+    """GPUs of a type no node has join as a new node; requests for a second model are served there."""
+    env = {"nodes": [{"node_id": 1, "name": "a", "gpu_types": ["nvidia_A100"], "gpu_count_per_type": [1],
+                      "deployments": [{"model": "meta-llama/Meta-Llama-3.1-8B-Instruct"}]}]}
+    (tmp_path / "env.json").write_text(json.dumps(env))
+    (tmp_path / "changes.jsonl").write_text('{"timestamp": 0.5, "gpu_name": "nvidia_H100", "amount": 1}\n')
+    lines = ['{"llmsim_trace_version":1}'] + [
+        json.dumps({"arrival_s": 1.0 + i / 10, "input_tokens": 100, "output_tokens": 10, "id": f"q{i}",
+                    "model": "llama-2-7b-hf"}) for i in range(5)]
+    (tmp_path / "trace.jsonl").write_text("\n".join(lines) + "\n")
+    stats = replay(tmp_path, "--input", str(tmp_path / "trace.jsonl"), "--environment", str(tmp_path / "env.json"),
+                   "--environment-change-file", str(tmp_path / "changes.jsonl"))
+    assert stats["requests"]["completed"] == 5 and stats["invariants"]["ok"]
+    events = [json.loads(line) for line in open(tmp_path / "out" / "events.jsonl")]
+    assert [(e["node"], e["gpu_type"]) for e in events if e["kind"] == "environment_changed"] == [(2, "nvidia_H100")]
+    assert {e["replica"] for e in events if e["kind"] == "request_completed"} == {"n2/g0"}
+
+
+def test_a_removal_larger_than_a_node_continues_on_the_next(tmp_path: Path) -> None:
+    """Removing more GPUs of a type than the highest node has takes the rest from the next node (the nodes count)."""
+    dep = [{"model": "meta-llama/Meta-Llama-3.1-8B-Instruct"}]
+    env = {"nodes": [{"node_id": 1, "name": "a", "gpu_types": ["nvidia_A100"], "gpu_count_per_type": [2],
+                      "deployments": dep},
+                     {"node_id": 2, "name": "b", "gpu_types": ["nvidia_A100"], "gpu_count_per_type": [1],
+                      "deployments": dep}]}
+    (tmp_path / "env.json").write_text(json.dumps(env))
+    (tmp_path / "changes.jsonl").write_text('{"timestamp": 20, "gpu_name": "nvidia_A100", "amount": -2}\n')
+    stats = replay(tmp_path, "--input", str(write_trace(tmp_path / "t.jsonl", 20)), "--environment",
+                   str(tmp_path / "env.json"), "--environment-change-file", str(tmp_path / "changes.jsonl"))
+    assert stats["invariants"]["ok"] and stats["requests"]["completed"] == 20
+    events = [json.loads(line) for line in open(tmp_path / "out" / "events.jsonl")]
+    assert [(e["node"], e["amount"]) for e in events if e["kind"] == "environment_changed"] == [(2, -1), (1, -1)]

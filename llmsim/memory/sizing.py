@@ -1,0 +1,54 @@
+"""Replica sizing: the smallest tensor-parallel degree whose weights and KV cache fit a GPU type.
+
+The one rule the node (placing replicas) and the --strict pre-pass (refusing models that fit
+nowhere) both ask.
+"""
+
+from __future__ import annotations
+
+from llmsim.config.environment import NodeSpec, ServingOptions
+from llmsim.cost.build import build_cost_model
+from llmsim.cost.hardware import get_hardware
+from llmsim.cost.precision import Precision
+from llmsim.memory.planner import MemoryPlan, plan_replica
+from protocols.cost import Deployment
+
+TP_CHOICES = (1, 2, 4, 8, 16)
+
+
+def gpu_memory_bytes(node: NodeSpec, gpu_type: str, hardware_file: str | None) -> int:
+    """Memory of one GPU of this type on this node: env.json's `memory_per_gpu_gb`, else the hardware table's."""
+    if node.memory_per_gpu_gb and gpu_type in node.gpu_types:
+        gb = node.memory_per_gpu_gb[node.gpu_types.index(gpu_type)]
+        if gb is not None:
+            return int(gb * (1 << 30))
+    return int(get_hardware(gpu_type, hardware_file).memory_bytes)
+
+
+def deployment(model: str, gpu_type: str, tp: int, precision: Precision | None = None,
+               interconnect: str | None = None) -> Deployment:
+    """What a replica of `tp` GPUs of `gpu_type` runs (default precision when None)."""
+    if precision is None:
+        return Deployment(model=model, hardware=gpu_type, tp=tp, interconnect=interconnect)
+    return Deployment(model=model, hardware=gpu_type, tp=tp, interconnect=interconnect,
+                      weight_bits=precision.weight_bits, activation_bits=precision.activation_bits,
+                      kv_bits=precision.kv_bits, int_compute=precision.int_compute)
+
+
+def size_replica(model: str, gpu_type: str, *, gpus: int, memory_bytes: int, opts: ServingOptions,
+                 precision: Precision | None, calibration: str | None, hardware_file: str | None,
+                 tp: int | None = None, interconnect: str | None = None) -> tuple[Deployment, MemoryPlan]:
+    """The first TP degree (`tp` alone when given) whose replica fits, trying no more GPUs than `gpus`
+    (one degree at least); when none fits, the last one tried, with the reason in its plan."""
+    result: tuple[Deployment, MemoryPlan] | None = None
+    for degree in (tp,) if tp else TP_CHOICES:
+        if degree > max(gpus, 1) and result is not None:
+            break
+        dep = deployment(model, gpu_type, degree, precision, interconnect)
+        mem = plan_replica(build_cost_model(dep, calibration, hardware_file), memory_bytes,
+                           opts.gpu_memory_utilization, opts.max_num_batched_tokens, opts.block_size)
+        result = (dep, mem)
+        if mem.fits:
+            break
+    assert result is not None
+    return result
