@@ -15,6 +15,7 @@ outweigh the rest): log errors treat "2x too slow" and "2x too fast" alike.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -96,8 +97,6 @@ def shipped_params() -> ModernParams:
 
 def generation_of(hw_id: str) -> str:
     """ampere / hopper / generic for an llmsim GPU id (the families' GPU patterns)."""
-    import fnmatch
-
     for generation, patterns in GENERATIONS.items():
         if any(fnmatch.fnmatchcase(hw_id, p) for p in patterns):
             return generation
