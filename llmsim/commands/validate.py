@@ -38,8 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--cross-validate", action="store_true",
                    help="refit the vllm-v1/vllm-v0 families without each source and each GPU in turn and predict "
                         "the left-out points (slow: minutes per fold)")
-    p.add_argument("--cv-iters", type=positive_int, default=30, metavar="N",
-                   help="Nelder-Mead rounds per cross-validation fold (default 30)")
+    p.add_argument("--cv-iters", type=positive_int, default=60, metavar="N",
+                   help="Nelder-Mead rounds per cross-validation fold (default 60)")
     p.set_defaults(handler=run)
 
 
