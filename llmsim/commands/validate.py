@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         from llmsim.validation.fidelity_table import fidelity_table, write_table
 
         about = f"llmsim validate --calibration {calibration} on {args.data or 'the shipped serving_points.csv'}"
-        write_table(fidelity_table(results, calibration, about), args.write_fidelity)
+        write_table(fidelity_table(results, about), args.write_fidelity)
     if args.max_mape is not None:
         worst = max(mape_by(results, GROUPS["metric family"]).values(), key=lambda v: v["mape_pct"], default=None)
         if worst is not None and worst["mape_pct"] > args.max_mape:

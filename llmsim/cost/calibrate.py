@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import numpy as np
 
-from llmsim.cost.calibration import CalibrationProfile, OpCalibration
+from llmsim.cost.calibration import CalibrationFile, CalibrationProfile, OpCalibration, shipped_calibration
 from llmsim.cost.fitting import fit_profile, mape_pct, nelder_mead
 from llmsim.cost.measurements import AllReduceSamples, Point, all_points, allreduce_samples
 from llmsim.cost.prediction import OpBatch, predict_all
@@ -183,17 +181,6 @@ ABOUT = (
 )
 
 
-class CalibrationFile(msgspec.Struct):
-    """The shipped calibration.json layout."""
-
-    about: str
-    default: str
-    families: dict[str, dict[str, str]]
-    profiles: list[CalibrationProfile]
-    allreduce_fit: dict[str, float] = {}
-    modern_fit: dict[str, Any] = {}  # scripts/fit_modern.py's parameters, kept as they are
-
-
 LEGACY_FAMILY = "vllm-2023"
 
 
@@ -210,8 +197,3 @@ def build_calibration(data_root: Path) -> CalibrationFile:
     return CalibrationFile(about=ABOUT, default=shipped.default, families={LEGACY_FAMILY: DEFAULT_MAP, **families},
                            profiles=profiles + kept, allreduce_fit=ar, modern_fit=shipped.modern_fit)
 
-
-def shipped_calibration() -> CalibrationFile:
-    """The calibration.json inside the package, as this layout."""
-    data = resources.files("llmsim.cost").joinpath("data/calibration.json").read_bytes()
-    return msgspec.json.decode(data, type=CalibrationFile)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 from importlib import resources
+from typing import Any
 
 import msgspec
 
@@ -55,20 +56,24 @@ class CalibrationProfile(msgspec.Struct, frozen=True, kw_only=True):
 NONE = CalibrationProfile(name="none", source="pure roofline", how="no calibration")
 
 
-class _CalibrationFile(msgspec.Struct):
-    profiles: list[CalibrationProfile]
-    # An engine family (`--calibration vllm-v1`) maps GPU id patterns to profiles, first match wins.
+class CalibrationFile(msgspec.Struct):
+    """The shipped calibration.json layout (read here, written by `llmsim calibrate` and fit_modern.py)."""
+
+    about: str
+    # The family `--calibration default` means; a family maps GPU id patterns to profiles, first match wins.
+    default: str
     families: dict[str, dict[str, str]]
-    default: str  # the family `--calibration default` means
-    about: str = ""
+    profiles: list[CalibrationProfile]
     allreduce_fit: dict[str, float] = {}
+    modern_fit: dict[str, Any] = {}  # scripts/fit_modern.py's parameters (llmsim/validation/fit.py)
 
 
 @functools.lru_cache(maxsize=1)
-def _shipped() -> _CalibrationFile:
+def shipped_calibration() -> CalibrationFile:
+    """calibration.json inside the package, read once."""
     data = resources.files("llmsim.cost").joinpath("data/calibration.json").read_bytes()
     try:
-        return msgspec.json.decode(data, type=_CalibrationFile)
+        return msgspec.json.decode(data, type=CalibrationFile)
     except (msgspec.ValidationError, msgspec.DecodeError) as err:
         raise ConfigError(f"invalid calibration data: {err}", file="llmsim/cost/data/calibration.json") from None
 
@@ -85,19 +90,19 @@ def register_profile(profile: CalibrationProfile) -> None:
 
 def profile_names() -> list[str]:
     """Every selectable name: `default`, `none`, the engine families, then single profiles."""
-    shipped = _shipped()
+    shipped = shipped_calibration()
     names = {p.name for p in shipped.profiles} | set(_REGISTERED)
     return ["default", "none", *sorted(shipped.families), *sorted(names)]
 
 
 def default_family() -> str:
     """The engine family `--calibration default` selects."""
-    return _shipped().default
+    return shipped_calibration().default
 
 
 def family_profile_name(family: str, hw_id: str) -> str:
     """The profile an engine family uses on a GPU: its first GPU pattern matching the id."""
-    for pattern, name in _shipped().families[family].items():
+    for pattern, name in shipped_calibration().families[family].items():
         if fnmatch.fnmatchcase(hw_id, pattern):
             return name
     raise ConfigError(f"no {family} calibration for {hw_id!r}", file="llmsim/cost/data/calibration.json")
@@ -112,7 +117,7 @@ def resolve_profile_name(name: str, hw_id: str) -> str:
     """A family name (or `default`) resolved to the profile it uses on this GPU; other names as given."""
     if name == "default":
         name = default_family()
-    if name in _shipped().families:
+    if name in shipped_calibration().families:
         return family_profile_name(name, hw_id)
     return name
 
@@ -124,7 +129,7 @@ def get_profile(name: str | None, hw_id: str) -> CalibrationProfile:
     name = resolve_profile_name(name, hw_id)
     if name in _REGISTERED:
         return _REGISTERED[name]
-    for profile in _shipped().profiles:
+    for profile in shipped_calibration().profiles:
         if profile.name == name:
             return profile
     raise ConfigError(f"unknown calibration profile {name!r}", field="--calibration",

@@ -20,11 +20,10 @@ from typing import Any
 
 import msgspec
 
-from llmsim.cost import CalibrationProfile
 from llmsim.validation.names import model_class
 from llmsim.validation.points import ServingPoint
 from llmsim.validation.scenario import DURATION_S, Scenario, engine_family, scenario_for
-from llmsim.validation.simulate import Calibration, simulate
+from llmsim.validation.simulate import Calibration, calibration_label, simulate
 
 
 SATURATED_QUEUE_FRACTION = 0.1  # queue p90 / arrival span above which an open-loop run is called saturated
@@ -71,15 +70,6 @@ def evaluate(points: Iterable[ServingPoint], calibration: Calibration = "auto", 
                               family=metric_family(point, scenario), predicted=predicted, note=note,
                               calibration=calibration_label(row_calibration, scenario.hardware)))
     return results
-
-
-def calibration_label(calibration: Calibration, hardware: str) -> str:
-    """A calibration's name: as given for a name, the profile's own for a profile or a per-GPU function."""
-    if isinstance(calibration, str):
-        return calibration
-    if isinstance(calibration, CalibrationProfile):
-        return calibration.name
-    return calibration(hardware).name
 
 
 def predict(point: ServingPoint, scenario: Scenario, stats: dict[str, Any]) -> tuple[float, str]:

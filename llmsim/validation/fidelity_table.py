@@ -7,26 +7,21 @@ from collections.abc import Sequence
 
 import msgspec
 
-from llmsim.cost import CalibrationProfile, get_hardware, get_profile
+from llmsim.cost import get_hardware, get_profile
 from llmsim.cost.fidelity import FidelityTable, ValidatedPoint
 from llmsim.errors import OutputError
 from llmsim.validation.evaluate import Result
-from llmsim.validation.simulate import Calibration
 
 
-def profile_name(calibration: Calibration, hardware: str) -> str:
-    """The name of the profile a GPU actually ran under (`default` resolved per GPU)."""
-    if isinstance(calibration, str):
-        return get_profile(None if calibration == "none" else calibration, hardware).name
-    if isinstance(calibration, CalibrationProfile):
-        return calibration.name
-    return calibration(hardware).name
+def profile_name(calibration: str, hardware: str) -> str:
+    """The name of the profile a GPU ran under (`default` or a family resolved per GPU; unknown names refused)."""
+    return get_profile(None if calibration == "none" else calibration, hardware).name
 
 
-def fidelity_table(results: Sequence[Result], calibration: Calibration, about: str = "") -> FidelityTable:
+def fidelity_table(results: Sequence[Result], about: str = "") -> FidelityTable:
     """One ValidatedPoint per predicted row: profile name, GPU card name, model class, TP, dtype, error."""
     points = [
-        ValidatedPoint(calibration=profile_name(r.calibration or calibration, r.scenario.hardware),
+        ValidatedPoint(calibration=profile_name(r.calibration, r.scenario.hardware),
                        source=r.point.source,
                        gpu=get_hardware(r.scenario.hardware).name, model=r.scenario.model,
                        model_class=r.model_class, tp=r.scenario.tp, precision=r.scenario.dtype,

@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 import msgspec
 import numpy as np
 
-from llmsim.cost.calibration import CalibrationProfile, OpCalibration
+from llmsim.cost.calibration import CalibrationProfile, OpCalibration, shipped_calibration
 from llmsim.cost.fitting import nelder_mead
 from llmsim.validation.evaluate import Result, evaluate
 from llmsim.validation.points import ServingPoint
@@ -91,8 +91,6 @@ class ModernParams(msgspec.Struct, frozen=True):
 
 def shipped_params() -> ModernParams:
     """The parameters stored with the shipped families (calibration.json `modern_fit`), else START."""
-    from llmsim.cost.calibrate import shipped_calibration
-
     stored = shipped_calibration().modern_fit.get("params", {})
     return ModernParams({k: float(stored.get(k, v)) for k, v in START.items()})
 

@@ -19,7 +19,7 @@ import re
 
 from llmsim.cost import fidelity, hardware_ids, load_model_spec, resolve_model_name
 from llmsim.errors import UnknownModelError
-from llmsim.validation.points import PointsError, ServingPoint
+from llmsim.validation.points import ServingPoint
 
 _MODELS: tuple[tuple[str, str], ...] = (
     (r"codellama-34b", "codellama-34b-instruct-hf"),

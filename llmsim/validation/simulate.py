@@ -27,15 +27,28 @@ from llmsim.validation.scenario import CLOSED_LOOP_ROUNDS, Scenario
 Calibration = str | CalibrationProfile | Callable[[str], CalibrationProfile]
 
 
+def _profile_object(calibration: Calibration, hardware: str) -> CalibrationProfile | None:
+    """The profile behind a calibration given as an object or a per-GPU function; None for a name."""
+    if isinstance(calibration, str):
+        return None
+    return calibration if isinstance(calibration, CalibrationProfile) else calibration(hardware)
+
+
+def calibration_label(calibration: Calibration, hardware: str) -> str:
+    """A calibration's name: as given for a name, the profile's own for a profile or a per-GPU function."""
+    profile = _profile_object(calibration, hardware)
+    return profile.name if profile is not None else str(calibration)
+
+
 def calibration_name(calibration: Calibration, hardware: str) -> str | None:
     """The name replay resolves; profile objects are registered (`register_profile`) under their own name.
 
     Registering lasts for the process and replaces a profile of the same name, so a fitted
     profile named like a shipped one stands in for it in later runs of this process too.
     """
-    if isinstance(calibration, str):
-        return None if calibration == "none" else calibration
-    profile = calibration if isinstance(calibration, CalibrationProfile) else calibration(hardware)
+    profile = _profile_object(calibration, hardware)
+    if profile is None:
+        return None if calibration == "none" else str(calibration)
     register_profile(profile)
     return profile.name
 

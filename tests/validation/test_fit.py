@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import msgspec
 import pytest
 
 from llmsim.cost.calibration import get_profile
@@ -51,11 +52,9 @@ def test_loss_is_capped_and_symmetric(small_points: str) -> None:
     with ProcessPoolExecutor(1) as pool:
         (result,) = evaluate_params(shipped_params(), points, pool, duration_s=4)
     assert result.ok and result.calibration.startswith("vllm-v")
-    too_slow = type(result)(**{**{f: getattr(result, f) for f in result.__struct_fields__},
-                               "predicted": 2 * result.point.value})
-    too_fast = type(result)(**{**{f: getattr(result, f) for f in result.__struct_fields__},
-                               "predicted": 0.5 * result.point.value})
-    failed = type(result)(**{**{f: getattr(result, f) for f in result.__struct_fields__}, "predicted": math.nan})
+    too_slow = msgspec.structs.replace(result, predicted=2 * result.point.value)
+    too_fast = msgspec.structs.replace(result, predicted=0.5 * result.point.value)
+    failed = msgspec.structs.replace(result, predicted=math.nan)
     assert loss([too_slow]) == pytest.approx(loss([too_fast])) == pytest.approx(math.log(2))
     assert loss([failed]) == LOG_ERROR_CAP
 
