@@ -88,7 +88,8 @@ class GlobalEngine(Actor):
             arrival_ns = closed_loop_ns
         self.read += 1
         spec = RequestSpec(id=tr.id, model=tr.model or "", input_tokens=tr.input_tokens,
-                           output_tokens=tr.output_tokens, arrival_ns=arrival_ns, priority=tr.priority, line=tr.line)
+                           output_tokens=tr.output_tokens, arrival_ns=arrival_ns, priority=tr.priority, line=tr.line,
+                           prefix_hashes=tr.prefix_hashes, prefix_block_tokens=tr.prefix_block_tokens)
         self.pending += 1
         self.ctx.send(self.name, NextArrival(request=spec), max(0, arrival_ns - self.ctx.now))
 
@@ -106,8 +107,7 @@ class GlobalEngine(Actor):
             self._count(failed.outcome)
         else:
             if model != req.model:
-                req = RequestSpec(id=req.id, model=model, input_tokens=req.input_tokens, output_tokens=req.output_tokens,
-                                  arrival_ns=req.arrival_ns, priority=req.priority, line=req.line)
+                req = msgspec.structs.replace(req, model=model)
             self.ctx.send(self.router, RouteRequest(request=req))
         if not self.concurrency:
             self._read_next(0)

@@ -197,4 +197,6 @@ class GpuActor(Actor):
             replica=self.name, node=self.node, gpu_type=self.gpu_type, model=self.deployment.model,
             tp=self.deployment.tp, kv_peak_blocks=pool.peak, kv_total_blocks=pool.total, kv_used_blocks_at_end=pool.used,
             itl_counts=tuple(itl.counts.tolist()), itl_sum_ns=itl.sum_ns, itl_max_ns=itl.max_ns,
+            kv_block_imbalance=self.engine.block_imbalance(),
+            kv_cached_blocks_at_end=0 if self.engine.cache is None else self.engine.cache.evictable,
             **msgspec.structs.asdict(self.engine.counters)))

@@ -41,7 +41,7 @@ def completion(seq: Sequence, now_ns: int, node: int, replica: str) -> RequestFi
     """The end record of a completed sequence."""
     return RequestFinished(request=seq.req, outcome="completed", node=node, replica=replica,
                            scheduled_ns=seq.scheduled_ns, first_token_ns=seq.first_token_ns, finish_ns=now_ns,
-                           preemptions=seq.preemptions)
+                           preemptions=seq.preemptions, cached_tokens=seq.cached_tokens or 0)
 
 
 class LoadReportGate:

@@ -52,6 +52,7 @@ class ReplayOptions(msgspec.Struct, kw_only=True):
     block_size: int | None = None
     gpu_memory_utilization: float | None = None
     enable_chunked_prefill: bool | None = None
+    enable_prefix_caching: bool | None = None
     scheduling: str | None = None
     slo_ttft_s: float | None = None
     slo_tpot_s: float | None = None

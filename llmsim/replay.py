@@ -127,7 +127,8 @@ def make_resolver(override: str | None, default_model: str) -> Callable[[str | N
 def serving_override(opts: ReplayOptions) -> Callable[[ServingOptions], ServingOptions] | None:
     """Command-line serving options replace those of env.json."""
     fields = {k: getattr(opts, k) for k in ("max_num_batched_tokens", "max_num_seqs", "block_size",
-                                            "gpu_memory_utilization", "enable_chunked_prefill", "scheduling")
+                                            "gpu_memory_utilization", "enable_chunked_prefill", "scheduling",
+                                            "enable_prefix_caching")
               if getattr(opts, k) is not None}
     if not fields:
         return None
@@ -277,6 +278,10 @@ def _gpu_problems(end_ns: int, collector: StatsCollector) -> list[str]:
     for g in collector.gpus:
         if g.kv_used_blocks_at_end:
             problems.append(f"{g.replica} still holds {g.kv_used_blocks_at_end} KV blocks at the end")
+        if g.kv_block_imbalance:
+            problems.append(f"{g.replica}: {g.kv_block_imbalance} KV blocks in use that no sequence holds")
+        if g.kv_cached_blocks_at_end > g.kv_total_blocks:
+            problems.append(f"{g.replica}: {g.kv_cached_blocks_at_end} cached blocks in a pool of {g.kv_total_blocks}")
         if g.busy_until_ns > end_ns:
             problems.append(f"{g.replica} busy until {g.busy_until_ns} ns, past the end {end_ns} ns")
     if collector.last_finish_ns > end_ns:

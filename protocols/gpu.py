@@ -60,6 +60,10 @@ class GpuStats(Message, frozen=True, kw_only=True):
     itl_counts: tuple[int, ...]
     itl_sum_ns: int
     itl_max_ns: int
+    kv_block_imbalance: int = 0  # used blocks not held by any sequence (an end-of-run invariant: 0)
+    kv_cached_blocks_at_end: int = 0  # prefix-cache blocks nobody holds, kept for later hits
+    prompt_tokens: int = 0  # prompt tokens of first admissions
+    cached_prompt_tokens: int = 0  # of them, found in the prefix cache
 
 
 GpuMessage = Union[IterationDone, ScheduleNow, ReportTick, LoadReport, CollectStats, GpuStats]

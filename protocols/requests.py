@@ -19,6 +19,8 @@ class RequestSpec(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     arrival_ns: int
     priority: int = 0
     line: int = 0
+    prefix_hashes: tuple[int, ...] = ()  # identity of the prompt's blocks, `prefix_block_tokens` tokens each
+    prefix_block_tokens: int = 0
 
 
 Outcome = Literal["completed", "failed"]
@@ -63,6 +65,7 @@ class RequestFinished(Message, frozen=True, kw_only=True):
     first_token_ns: int | None = None
     finish_ns: int = 0
     preemptions: int = 0
+    cached_tokens: int = 0  # prompt tokens found in the prefix cache at admission
 
 
 class ReturnRequests(Message, frozen=True, kw_only=True):

@@ -20,6 +20,7 @@ from llmsim.batching.sequence import Sequence
 from llmsim.batching.step import IterationRecord, ReplicaCounters, StepOutput
 from llmsim.config.environment import ServingOptions
 from llmsim.memory.kv_cache import KVBlockPool, blocks_for
+from llmsim.memory.prefix_cache import PrefixCache, block_keys
 from llmsim.output.histogram import LogHistogram
 from protocols.requests import FailureReason, RequestSpec
 
@@ -52,6 +53,7 @@ class ReplicaEngine:
     def __init__(self, opts: ServingOptions, kv_blocks: int) -> None:
         self.opts = opts
         self.pool = KVBlockPool(kv_blocks, opts.block_size)
+        self.cache = PrefixCache(self.pool) if opts.enable_prefix_caching else None
         self.waiting = WaitingQueue(by_priority=opts.scheduling == "priority")
         self.fcfs = opts.scheduling != "priority"
         self.running: list[Sequence] = []
@@ -84,8 +86,9 @@ class ReplicaEngine:
         self.running = []
         self.committed_tokens = 0
         for seq in seqs:
-            self.pool.release(seq.blocks)
-            seq.blocks = 0
+            self._free(seq)
+        if self.cache is not None:
+            self.cache.clear()
         return seqs
 
     # ---- the two calls ---------------------------------------------------------------------
@@ -95,7 +98,8 @@ class ReplicaEngine:
         With `fast_forward`, `plan.k` decode iterations (or one mixed iteration and `tail_k`
         decode iterations of `tail_decodes`) can run before the batch must change.
         """
-        plan = schedule(self.running, self.waiting, self.pool.free, self.opts)
+        plan = schedule(self.running, self.waiting, self.pool.free, self.opts,
+                        None if self.cache is None else self)
         self._commit(plan, now_ns)
         if plan.empty or not fast_forward:
             return plan
@@ -134,30 +138,100 @@ class ReplicaEngine:
         inflight.decodes = run.decodes
         return out, Run(inflight, run.ends_ns[done - 1], run.times_ns[done:done + 1])
 
-    # ---- KV blocks: the one place they are allocated ---------------------------------------
+    # ---- KV blocks: the one place they are allocated, shared and freed ----------------------
     def _reserve(self, seq: Sequence, tokens: int) -> int | None:
         """Grow a sequence's blocks to hold `tokens` tokens: the blocks added, or None when the pool lacks them."""
         need = blocks_for(tokens, self.opts.block_size) - seq.blocks
         if need <= 0:
             return 0
+        if self.cache is not None and not self.cache.make_room(need):  # evict cached blocks nobody holds
+            return None
         if not self.pool.allocate(need):
             return None
         seq.blocks += need
         return need
+
+    def _free(self, seq: Sequence) -> None:
+        """Give back a sequence's blocks: private ones to the pool, its computed full blocks to the prefix cache."""
+        cache = self.cache
+        if cache is not None and seq.keys:
+            self._publish(seq)
+            cache.release(seq.keys[:seq.shared])
+        self.pool.release(seq.blocks - seq.shared)
+        seq.blocks = seq.shared = 0
+
+    def _publish(self, seq: Sequence) -> None:
+        """Offer the sequence's computed full blocks that the trace identifies to the prefix cache."""
+        keys = seq.keys
+        assert self.cache is not None and keys is not None
+        upto = min(seq.computed // self.opts.block_size, len(keys), seq.blocks)
+        for k in range(seq.shared, upto):
+            self.cache.publish(keys[k])
+        if upto > seq.shared:
+            seq.shared = upto
+
+    def block_imbalance(self) -> int:
+        """Blocks in use minus the blocks sequences hold (private ones, shared ones once): 0 unless a bug.
+
+        With the prefix cache's own check (free >= evictable) this is the conservation law
+        free + evictable + used = total, counted from the sequences rather than from the pool.
+        """
+        held = sum(s.blocks - s.shared for s in self.running)
+        if self.cache is not None:
+            self.cache.check()
+            held += len(self.cache.refs)
+        return self.pool.used - held
+
+    # ---- what the scheduler may ask (scheduler.CacheView) ------------------------------------
+    def freeable(self, seq: Sequence) -> int:
+        """Blocks preempting this running sequence gives back: private ones and shared ones only it holds."""
+        assert self.cache is not None
+        if not seq.shared or seq.keys is None:
+            return seq.blocks
+        refs = self.cache.refs
+        return seq.blocks - seq.shared + sum(1 for key in seq.keys[:seq.shared] if refs[key] == 1)
+
+    def hit(self, seq: Sequence) -> tuple[int, int]:
+        """(cached blocks this waiting sequence would start with, of them evictable)."""
+        cache = self.cache
+        assert cache is not None
+        keys = seq.keys
+        if keys is None:
+            req = seq.req
+            keys = seq.keys = block_keys(req.prefix_hashes, req.prefix_block_tokens, self.opts.block_size,
+                                         req.input_tokens + req.output_tokens)
+        if not keys:
+            return 0, 0
+        version, hit, taken = seq.hit_memo
+        if version != cache.version:  # a queue head that cannot be admitted is looked up once per cache change
+            hit, taken = cache.lookup(keys, (seq.prompt_target - 1) // self.opts.block_size)  # >= 1 token to prefill
+            seq.hit_memo = (cache.version, hit, taken)
+        return hit, taken
 
     # ---- committing a plan -------------------------------------------------------------------
     def _commit(self, plan: BatchPlan, now_ns: int) -> None:
         """Carry out the scheduler's decision: preempt, admit, allocate KV blocks."""
         for seq in plan.preempted:
             self.running.remove(seq)
-            self.pool.release(seq.preempt())
+            self._free(seq)
+            seq.preempt()
             self.waiting.push_front(seq)
             self.counters.preemptions += 1
+        for seq, hit in plan.hits:  # before any allocation below can evict them
+            assert self.cache is not None and seq.keys is not None
+            self.cache.acquire(seq.keys[:hit])
+            seq.blocks = seq.shared = hit
+            seq.computed = hit * self.opts.block_size
+        c = self.counters
         for seq in plan.admitted:
             self.waiting.pop()
             self.running.append(seq)
             if seq.scheduled_ns is None:
                 seq.scheduled_ns = now_ns
+            if seq.cached_tokens is None:
+                seq.cached_tokens = seq.computed
+                c.prompt_tokens += seq.prompt_target
+                c.cached_prompt_tokens += seq.computed
         for seq, tokens in plan.new_blocks:
             if self._reserve(seq, tokens) is None:  # the plan was made against this pool: a bug
                 raise AssertionError(f"plan needs KV for {tokens} tokens of {seq.req.id}, {self.pool.free} blocks free")
@@ -212,8 +286,11 @@ class ReplicaEngine:
         end = run.ends_ns[0]
         gaps: list[int] = []
         plan = run.plan
+        publish = self.cache is not None
         for seq, n in plan.chunks:
             seq.computed += n
+            if publish and seq.keys:  # full prompt blocks are shared as soon as they are computed (vLLM V1)
+                self._publish(seq)
             if seq.computed >= seq.prompt_target:  # the prompt is done: it samples a token
                 seq.generated += 1
                 if seq.first_token_ns is None:
@@ -239,8 +316,7 @@ class ReplicaEngine:
         self.running = [s for s in self.running if s.generated < s.req.output_tokens]
         for seq in done:
             self.committed_tokens -= seq.req.input_tokens + seq.req.output_tokens
-            self.pool.release(seq.blocks)
-            seq.blocks = 0
+            self._free(seq)
         out.completed = done
 
 

@@ -4,27 +4,41 @@ Two phases, as in vLLM: `schedule` reads the replica state and returns a BatchPl
 changing anything; the ReplicaEngine commits it. Running decodes are served first, then
 running (chunked) prefills, then waiting requests, under one token budget and a sequence cap.
 When KV blocks run out, the most recently admitted unscheduled sequence is preempted.
+With prefix caching a waiting sequence starts from the blocks `lookup` finds cached: it
+prefills only the rest, and pays from the free count only for cached blocks nobody holds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 from llmsim.batching.sequence import Sequence
 from llmsim.config.environment import ServingOptions
 from llmsim.memory.kv_cache import blocks_for
 
 
+class CacheView(Protocol):
+    """What the scheduler may ask the prefix cache, without changing it."""
+
+    def hit(self, seq: Sequence) -> tuple[int, int]:
+        """(cached blocks a waiting sequence would start with, of them blocks nobody holds now)."""
+
+    def freeable(self, seq: Sequence) -> int:
+        """Blocks that preempting a running sequence gives back (its shared blocks others hold stay)."""
+
+
 class BatchPlan:
     """One iteration's batch: prefill chunks, decodes, admissions, preemptions, KV to grow.
 
-    `new_blocks` lists (sequence, tokens its KV must hold) for those that need more blocks.
+    `new_blocks` lists (sequence, tokens its KV must hold) for those that need more blocks;
+    `hits` (sequence, cached blocks) the prefix-cache blocks each admitted sequence starts with.
     The engine sizes the run after committing the plan: `k` iterations of this batch (k > 1
     only for decode-only plans), then `tail_k` decode iterations of `tail_decodes` (contexts
     `tail_ctx`) after a mixed one.
     """
 
-    __slots__ = ("chunks", "decodes", "admitted", "preempted", "new_blocks", "k", "tail_ctx", "tail_k",
+    __slots__ = ("chunks", "decodes", "admitted", "preempted", "new_blocks", "hits", "k", "tail_ctx", "tail_k",
                  "tail_decodes")
 
     def __init__(self) -> None:
@@ -33,6 +47,7 @@ class BatchPlan:
         self.admitted: list[Sequence] = []
         self.preempted: list[Sequence] = []
         self.new_blocks: list[tuple[Sequence, int]] = []
+        self.hits: list[tuple[Sequence, int]] = []
         self.k = 1
         self.tail_ctx: tuple[int, ...] = ()
         self.tail_k = 0
@@ -50,7 +65,7 @@ class BatchPlan:
 
     @property
     def prefill_cached(self) -> tuple[int, ...]:
-        """Tokens each prefill chunk already has in KV."""
+        """Tokens each prefill chunk already has in KV (prefix-cache hits included, once committed)."""
         return tuple([s.computed for s, _ in self.chunks])
 
     @property
@@ -97,7 +112,7 @@ def _pick_victim(running: list[Sequence], plan: BatchPlan, current: Sequence) ->
 
 
 def _schedule_running(running: list[Sequence], tokens: int, free: int, opts: ServingOptions,
-                      plan: BatchPlan) -> tuple[int, int]:
+                      plan: BatchPlan, cache: CacheView | None) -> tuple[int, int]:
     """Decodes first, then chunked prefills, preempting from the tail when blocks run out.
 
     Returns the tokens and free blocks left.
@@ -118,10 +133,10 @@ def _schedule_running(running: list[Sequence], tokens: int, free: int, opts: Ser
             if victim is None:
                 break
             preempted.append(victim)
-            free += victim.blocks
+            free += victim.blocks if cache is None else cache.freeable(victim)
         if need > free:
             preempted.append(seq)
-            free += seq.blocks
+            free += seq.blocks if cache is None else cache.freeable(seq)
             continue
         tokens -= n
         free -= need
@@ -130,28 +145,33 @@ def _schedule_running(running: list[Sequence], tokens: int, free: int, opts: Ser
 
 
 def _schedule_waiting(waiting: Iterable[Sequence], n_running: int, tokens: int, free: int, opts: ServingOptions,
-                      plan: BatchPlan) -> None:
+                      plan: BatchPlan, cache: CacheView | None) -> None:
     """Admit waiting sequences in queue order until the budget, the cap or the KV pool stops us."""
+    bs = opts.block_size
     for seq in waiting:
         if n_running + len(plan.admitted) >= opts.max_num_seqs:
             return
-        computed, target = seq.computed, seq.prompt_target
+        hit, taken = cache.hit(seq) if cache is not None else (0, 0)
+        computed, target = (hit * bs, seq.prompt_target) if hit else (seq.computed, seq.prompt_target)
         n = _tokens_now(computed, target, tokens, opts.enable_chunked_prefill, plan.empty)
         if n == 0:
             return
-        need = blocks_for(computed + n, opts.block_size) - seq.blocks
+        need = blocks_for(computed + n, bs) - (hit or seq.blocks) + taken
         if need > free:
             return
         plan.admitted.append(seq)
+        if hit:
+            plan.hits.append((seq, hit))
         tokens -= n
         free -= need
         _take(plan, seq, computed, target, n, need)
 
 
-def schedule(running: list[Sequence], waiting: Iterable[Sequence], free_blocks: int, opts: ServingOptions) -> BatchPlan:
-    """Decide the next iteration's batch without changing any state."""
+def schedule(running: list[Sequence], waiting: Iterable[Sequence], free_blocks: int, opts: ServingOptions,
+             cache: CacheView | None = None) -> BatchPlan:
+    """Decide the next iteration's batch without changing any state (`cache`: with prefix caching)."""
     plan = BatchPlan()
-    tokens, free = _schedule_running(running, opts.max_num_batched_tokens, free_blocks, opts, plan)
+    tokens, free = _schedule_running(running, opts.max_num_batched_tokens, free_blocks, opts, plan, cache)
     if not plan.preempted:
-        _schedule_waiting(waiting, len(running), tokens, free, opts, plan)
+        _schedule_waiting(waiting, len(running), tokens, free, opts, plan, cache)
     return plan

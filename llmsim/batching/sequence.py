@@ -15,7 +15,7 @@ class Sequence:
 
     __slots__ = (
         "req", "prompt_target", "computed", "generated", "blocks", "enqueued_ns", "scheduled_ns",
-        "first_token_ns", "last_token_ns", "preemptions", "order",
+        "first_token_ns", "last_token_ns", "preemptions", "order", "keys", "shared", "cached_tokens", "hit_memo",
     )
 
     def __init__(self, req: RequestSpec, enqueued_ns: int, order: int) -> None:
@@ -30,6 +30,10 @@ class Sequence:
         self.last_token_ns = 0
         self.preemptions = 0
         self.order = order
+        self.keys: list[int] | None = None  # chained prefix-cache keys of its identified blocks (computed on first lookup)
+        self.shared = 0  # leading blocks of its table that are prefix-cache blocks (the rest are private)
+        self.cached_tokens: int | None = None  # prompt tokens found in the prefix cache at first admission
+        self.hit_memo: tuple[int, int, int] = (-1, 0, 0)  # (cache version, blocks hit, of them evictable)
 
     @property
     def in_prefill(self) -> bool:
@@ -41,11 +45,10 @@ class Sequence:
         """Tokens still to generate."""
         return self.req.output_tokens - self.generated
 
-    def preempt(self) -> int:
-        """Drop the KV cache (recompute later); return the blocks to free."""
-        freed = self.blocks
+    def preempt(self) -> None:
+        """Drop the KV cache (recompute later; the engine freed its blocks)."""
         self.blocks = 0
+        self.shared = 0
         self.computed = 0
         self.prompt_target = self.req.input_tokens + self.generated
         self.preemptions += 1
-        return freed

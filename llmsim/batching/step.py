@@ -41,3 +41,5 @@ class ReplicaCounters(msgspec.Struct, kw_only=True, gc=False):
     batch_size_sum: int = 0
     preemptions: int = 0
     busy_until_ns: int = 0
+    prompt_tokens: int = 0  # prompt tokens of first admissions
+    cached_prompt_tokens: int = 0  # of them, found in the prefix cache

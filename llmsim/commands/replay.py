@@ -129,6 +129,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--block-size", type=positive_int, help="KV block size in tokens (default 16)")
     p.add_argument("--gpu-memory-utilization", type=_fraction, help="fraction of GPU memory used (default 0.9)")
     p.add_argument("--no-chunked-prefill", dest="enable_chunked_prefill", action="store_const", const=False)
+    p.add_argument("--no-prefix-caching", dest="enable_prefix_caching", action="store_const", const=False,
+                   help="turn off automatic prefix caching (on by default, as in vLLM V1; it needs prefix hashes "
+                        "in the trace: Mooncake hash_ids or canonical prefix_hashes)")
     p.add_argument("--scheduling", choices=["fcfs", "priority"],
                    help="waiting-queue order: fcfs (default) or by request priority (lower first)")
     p.add_argument("--slo", type=_slo, help="SLO targets, e.g. ttft=0.5,tpot=0.05 (seconds)")
@@ -158,7 +161,8 @@ def options_from_args(args: argparse.Namespace) -> ReplayOptions:
         calibration=None if args.calibration == "none" else args.calibration, step_mode=args.step_mode,
         strict=args.strict, max_num_batched_tokens=args.max_num_batched_tokens, max_num_seqs=args.max_num_seqs,
         block_size=args.block_size, gpu_memory_utilization=args.gpu_memory_utilization,
-        enable_chunked_prefill=args.enable_chunked_prefill, scheduling=args.scheduling, slo_ttft_s=slo.get("ttft"), slo_tpot_s=slo.get("tpot"),
+        enable_chunked_prefill=args.enable_chunked_prefill, enable_prefix_caching=args.enable_prefix_caching,
+        scheduling=args.scheduling, slo_ttft_s=slo.get("ttft"), slo_tpot_s=slo.get("tpot"),
     )
 
 

@@ -21,6 +21,7 @@ class ServingOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     gpu_memory_utilization: float = 0.9
     enable_chunked_prefill: bool = True
     scheduling: Literal["fcfs", "priority"] = "fcfs"
+    enable_prefix_caching: bool = True
 
 
 class DeploymentSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

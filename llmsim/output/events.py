@@ -111,6 +111,7 @@ class RequestCompleted(Event, frozen=True, kw_only=True, tag="request_completed"
     input_tokens: int
     output_tokens: int
     preemptions: int = 0
+    cached_tokens: int = 0  # prompt tokens found in the prefix cache (not prefilled)
 
 
 class RequestFailed(Event, frozen=True, kw_only=True, tag="request_failed"):
@@ -200,6 +201,7 @@ def end_event(msg: RequestFinished) -> RequestCompleted | RequestFailed:
             t_ns=msg.finish_ns, request_id=req.id, model=req.model, node=msg.node, replica=msg.replica,
             arrival_ns=req.arrival_ns, scheduled_ns=msg.scheduled_ns, first_token_ns=msg.first_token_ns,
             input_tokens=req.input_tokens, output_tokens=req.output_tokens, preemptions=msg.preemptions,
+            cached_tokens=msg.cached_tokens,
         )
     assert msg.reason is not None
     return RequestFailed(t_ns=msg.finish_ns, request_id=req.id, model=req.model, reason=msg.reason,

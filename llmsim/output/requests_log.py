@@ -29,6 +29,7 @@ class RequestRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     input_tokens: int
     output_tokens: int
     preemptions: int
+    cached_tokens: int = 0
 
 
 def record_of(event: RequestCompleted | RequestFailed) -> RequestRecord:
@@ -39,7 +40,7 @@ def record_of(event: RequestCompleted | RequestFailed) -> RequestRecord:
             node=event.node, gpu=event.replica, arrival_s=ns_to_s(event.arrival_ns),
             scheduled_s=ns_to_s(event.scheduled_ns), first_token_s=ns_to_s(event.first_token_ns),
             finish_s=ns_to_s(event.t_ns), input_tokens=event.input_tokens,
-            output_tokens=event.output_tokens, preemptions=event.preemptions,
+            output_tokens=event.output_tokens, preemptions=event.preemptions, cached_tokens=event.cached_tokens,
         )
     return RequestRecord(
         id=event.request_id, model=event.model, outcome="failed", failure_reason=event.reason,

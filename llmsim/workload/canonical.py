@@ -31,6 +31,7 @@ class CanonicalRecord(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=T
     id: str | None = None
     priority: int = 0
     prefix_hashes: tuple[int, ...] = ()
+    prefix_block_tokens: int | None = None  # tokens each prefix hash covers; None: Mooncake's 512
     slo: Slo | None = None
 
 
@@ -64,6 +65,7 @@ def to_record(request: TraceRequest, arrival_s: float | None) -> CanonicalRecord
         id=request.id,
         priority=request.priority,
         prefix_hashes=request.prefix_hashes,
+        prefix_block_tokens=request.prefix_block_tokens if request.prefix_hashes else None,
         slo=slo,
     )
 

@@ -21,6 +21,7 @@ from llmsim.workload.request import TraceRequest
 from llmsim.workload.source import default_id, iter_lines
 
 _DECODER = msgspec.json.Decoder()
+MOONCAKE_BLOCK_TOKENS = 512  # each Mooncake hash_id names a 512-token block of the prompt (Mooncake's trace README)
 
 
 def iter_json_objects(path: str) -> Iterator[tuple[LineContext, dict[str, Any]]]:
@@ -78,6 +79,7 @@ def read_mooncake(path: str) -> Iterator[TraceRequest]:
             output_tokens=required_int(obj, "output_length", ctx),
             arrival_s=required_float(obj, "timestamp", ctx) / 1000.0,
             prefix_hashes=() if hashes is None else as_int_tuple(hashes, "hash_ids", ctx),
+            prefix_block_tokens=MOONCAKE_BLOCK_TOKENS,
             model=_optional_str(obj, "model", ctx),
         )
 
@@ -100,6 +102,10 @@ def _canonical_request(obj: dict[str, Any], ctx: LineContext) -> TraceRequest:
         raise ctx.error(f"got {slo!r}", field="slo", expected='an object like {"ttft_s": 0.5}')
     slo = slo or {}
     hashes = obj.get("prefix_hashes")
+    unit = obj.get("prefix_block_tokens")
+    unit = MOONCAKE_BLOCK_TOKENS if unit is None else as_int(unit, "prefix_block_tokens", ctx)
+    if unit <= 0:
+        raise ctx.error(f"got {unit}", field="prefix_block_tokens", expected="a positive number of tokens")
     priority = obj.get("priority")
     return TraceRequest(
         id=_id(obj, ctx),
@@ -110,6 +116,7 @@ def _canonical_request(obj: dict[str, Any], ctx: LineContext) -> TraceRequest:
         arrival_s=_optional_float(obj, "arrival_s", ctx),
         priority=0 if priority is None else as_int(priority, "priority", ctx),
         prefix_hashes=() if hashes is None else as_int_tuple(hashes, "prefix_hashes", ctx),
+        prefix_block_tokens=unit,
         slo_ttft_s=_slo_value(slo, "ttft_s", ctx),
         slo_tpot_s=_slo_value(slo, "tpot_s", ctx),
     )

@@ -19,6 +19,7 @@ class TraceRequest(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     model: str | None = None
     arrival_s: float | None = None
     priority: int = 0
-    prefix_hashes: tuple[int, ...] = ()
+    prefix_hashes: tuple[int, ...] = ()  # identity of the prompt's blocks of `prefix_block_tokens` tokens each
+    prefix_block_tokens: int = 0
     slo_ttft_s: float | None = None
     slo_tpot_s: float | None = None
