@@ -20,7 +20,7 @@ from llmsim.batching.sequence import Sequence
 from llmsim.batching.step import IterationRecord, ReplicaCounters, StepOutput
 from llmsim.config.environment import ServingOptions
 from llmsim.memory.kv_cache import KVBlockPool, blocks_for
-from llmsim.memory.prefix_cache import PrefixCache, block_keys
+from llmsim.memory.prefix_cache import PrefixCache, identified_tokens, segment_keys
 from llmsim.output.histogram import LogHistogram
 from protocols.requests import FailureReason, RequestSpec
 
@@ -156,19 +156,19 @@ class ReplicaEngine:
         cache = self.cache
         if cache is not None and seq.keys:
             self._publish(seq)
-            cache.release(seq.keys[:seq.shared])
+            cache.release(seq.keys[:seq.shared // seq.seg], seq.seg)
         self.pool.release(seq.blocks - seq.shared)
         seq.blocks = seq.shared = 0
 
     def _publish(self, seq: Sequence) -> None:
-        """Offer the sequence's computed full blocks that the trace identifies to the prefix cache."""
-        keys = seq.keys
+        """Offer the sequence's computed full segments that the trace identifies to the prefix cache."""
+        keys, seg = seq.keys, seq.seg
         assert self.cache is not None and keys is not None
-        upto = min(seq.computed // self.opts.block_size, len(keys), seq.blocks)
-        for k in range(seq.shared, upto):
-            self.cache.publish(keys[k])
-        if upto > seq.shared:
-            seq.shared = upto
+        upto = min(seq.computed // (seg * self.opts.block_size), len(keys), seq.blocks // seg)
+        done = seq.shared // seg
+        if upto > done:
+            self.cache.publish(keys[done:upto], seg)
+            seq.shared = upto * seg
 
     def block_imbalance(self) -> int:
         """Blocks in use minus the blocks sequences hold (private ones, shared ones once): 0 unless a bug.
@@ -179,7 +179,10 @@ class ReplicaEngine:
         held = sum(s.blocks - s.shared for s in self.running)
         if self.cache is not None:
             self.cache.check()
-            held += len(self.cache.refs)
+            shared = {key: s.seg for s in self.running if s.shared and s.keys for key in s.keys[:s.shared // s.seg]}
+            if shared.keys() != self.cache.refs.keys():
+                return -1 - len(shared.keys() ^ self.cache.refs.keys())
+            held += sum(shared.values())
         return self.pool.used - held
 
     # ---- what the scheduler may ask (scheduler.CacheView) ------------------------------------
@@ -188,8 +191,7 @@ class ReplicaEngine:
         assert self.cache is not None
         if not seq.shared or seq.keys is None:
             return seq.blocks
-        refs = self.cache.refs
-        return seq.blocks - seq.shared + sum(1 for key in seq.keys[:seq.shared] if refs[key] == 1)
+        return seq.blocks - seq.shared + self.cache.held_alone(seq.keys[:seq.shared // seq.seg], seq.seg)
 
     def hit(self, seq: Sequence) -> tuple[int, int]:
         """(cached blocks this waiting sequence would start with, of them evictable)."""
@@ -198,15 +200,18 @@ class ReplicaEngine:
         keys = seq.keys
         if keys is None:
             req = seq.req
-            keys = seq.keys = block_keys(req.prefix_hashes, req.prefix_block_tokens, self.opts.block_size,
-                                         req.input_tokens + req.output_tokens)
+            tokens = identified_tokens(len(req.prefix_hashes), req.prefix_block_tokens, req.input_tokens,
+                                       req.output_tokens) if req.prefix_hashes else 0
+            keys, seq.seg = segment_keys(req.prefix_hashes, req.prefix_block_tokens, self.opts.block_size, tokens)
+            seq.keys = keys
         if not keys:
             return 0, 0
         version, hit, taken = seq.hit_memo
         if version != cache.version:  # a queue head that cannot be admitted is looked up once per cache change
-            hit, taken = cache.lookup(keys, (seq.prompt_target - 1) // self.opts.block_size)  # >= 1 token to prefill
+            limit = (seq.prompt_target - 1) // (seq.seg * self.opts.block_size)  # >= 1 token left to prefill
+            hit, taken = cache.lookup(keys, limit)
             seq.hit_memo = (cache.version, hit, taken)
-        return hit, taken
+        return hit * seq.seg, taken * seq.seg
 
     # ---- committing a plan -------------------------------------------------------------------
     def _commit(self, plan: BatchPlan, now_ns: int) -> None:
@@ -219,7 +224,7 @@ class ReplicaEngine:
             self.counters.preemptions += 1
         for seq, hit in plan.hits:  # before any allocation below can evict them
             assert self.cache is not None and seq.keys is not None
-            self.cache.acquire(seq.keys[:hit])
+            self.cache.acquire(seq.keys[:hit // seq.seg], seq.seg)
             seq.blocks = seq.shared = hit
             seq.computed = hit * self.opts.block_size
         c = self.counters

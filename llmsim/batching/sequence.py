@@ -15,7 +15,8 @@ class Sequence:
 
     __slots__ = (
         "req", "prompt_target", "computed", "generated", "blocks", "enqueued_ns", "scheduled_ns",
-        "first_token_ns", "last_token_ns", "preemptions", "order", "keys", "shared", "cached_tokens", "hit_memo",
+        "first_token_ns", "last_token_ns", "preemptions", "order", "keys", "seg", "shared", "cached_tokens",
+        "hit_memo",
     )
 
     def __init__(self, req: RequestSpec, enqueued_ns: int, order: int) -> None:
@@ -30,10 +31,11 @@ class Sequence:
         self.last_token_ns = 0
         self.preemptions = 0
         self.order = order
-        self.keys: list[int] | None = None  # chained prefix-cache keys of its identified blocks (computed on first lookup)
-        self.shared = 0  # leading blocks of its table that are prefix-cache blocks (the rest are private)
+        self.keys: list[int] | None = None  # prefix-cache keys of its identified segments (set on first lookup)
+        self.seg = 0  # blocks per prefix-cache segment
+        self.shared = 0  # leading blocks of its table that are cached segments (the rest are private)
         self.cached_tokens: int | None = None  # prompt tokens found in the prefix cache at first admission
-        self.hit_memo: tuple[int, int, int] = (-1, 0, 0)  # (cache version, blocks hit, of them evictable)
+        self.hit_memo: tuple[int, int, int] = (-1, 0, 0)  # (cache version, segments hit, of them evictable)
 
     @property
     def in_prefill(self) -> bool:

@@ -1,67 +1,87 @@
-"""Automatic prefix caching of one replica: KV blocks found by a chained hash, shared by refcount, evicted LRU.
+"""Automatic prefix caching of one replica: KV segments found by a chained hash, shared by refcount, evicted LRU.
 
-The vLLM V1 design in counts, without block ids: a full KV block of a prompt is identified by
-a key chained from its parent's key and its own tokens' identity, so a block is found only
-when every block before it matches too. Blocks held by running sequences are counted once
-however many sequences share them; when the last holder lets go, a cached block stays in the
-pool as *evictable* until its space is needed, and the least recently released goes first.
-Conservation: free + evictable + used = total blocks, at every step (see `check`).
+The vLLM V1 design in counts, without block ids. A trace names a prompt's content in units
+of `unit` tokens (Mooncake's `hash_ids`: 512 tokens each; a canonical trace's
+`prefix_hashes`, `prefix_block_tokens` each). The cache works in *segments*: the shortest run
+of whole units that is also whole engine blocks (lcm(unit, block size) tokens: one 512-token
+unit of 32 blocks for Mooncake, one block for 16-token units). A segment's key is chained
+from its parent's key and its units' hashes, so a segment is found only when every segment
+before it matches too. That is the finest identity the trace gives; vLLM hashes each 16-token
+block, which for these traces finds the same hits, plus the full blocks of a trailing partial
+unit that llmsim does not share.
+
+Segments held by running sequences are counted once however many sequences share them; when
+the last holder lets go, a cached segment stays in the pool as *evictable* until its space is
+needed, and the least recently released goes first (a prompt's tail before its head).
+Conservation: free + evictable + used = total blocks, at every step (`check`).
 """
 
 from __future__ import annotations
 
+import math
+from collections import OrderedDict
+
 from llmsim.memory.kv_cache import KVBlockPool
 
-_MASK = (1 << 61) - 1  # keys stay machine-word ints: Python's own hash of a tuple of ints, truncated
+_MASK = (1 << 61) - 1  # keys stay machine-word ints: Python's hash of a tuple of ints, truncated
 
 
-def block_keys(hashes: tuple[int, ...], unit_tokens: int, block_size: int, tokens: int) -> list[int]:
-    """Chained keys of the full engine blocks among a request's first `tokens` tokens that the trace identifies.
+def segment_tokens(unit_tokens: int, block_size: int) -> int:
+    """Tokens of one cache segment: whole trace units that are whole engine blocks."""
+    return unit_tokens * block_size // math.gcd(unit_tokens, block_size)
 
-    A trace names its prompt in units of `unit_tokens` tokens (`hashes[i]` covers tokens
-    [i*unit, (i+1)*unit)); an engine block of `block_size` tokens is identified by the units
-    it overlaps and its offset in the first of them, chained to its parent block's key. Tokens
-    past the last hash have no identity and are never shared.
+
+def identified_tokens(n_hashes: int, unit_tokens: int, input_tokens: int, output_tokens: int) -> int:
+    """Tokens whose content the hashes name: the prompt's (a partial last unit is named but not shareable),
+    and the output's when the trace lists hashes past the prompt (a multi-turn generator knows them)."""
+    covered = n_hashes * unit_tokens
+    if n_hashes <= -(-input_tokens // unit_tokens):
+        return min(covered, input_tokens)
+    return min(covered, input_tokens + output_tokens)
+
+
+def segment_keys(hashes: tuple[int, ...], unit_tokens: int, block_size: int, tokens: int) -> tuple[list[int], int]:
+    """(chained keys of the full segments among the first `tokens` identified tokens, blocks per segment).
+
+    No hashes: ([], 0).
     """
     if not hashes or unit_tokens <= 0:
-        return []
-    n = min(tokens, len(hashes) * unit_tokens) // block_size
+        return [], 0
+    seg = segment_tokens(unit_tokens, block_size)
+    per = seg // unit_tokens
     keys: list[int] = []
-    parent = 0
-    for k in range(n):
-        lo = k * block_size
-        u0, u1 = lo // unit_tokens, (lo + block_size - 1) // unit_tokens
-        ident = hashes[u0] if u0 == u1 else hash(hashes[u0:u1 + 1])
-        parent = hash((parent, ident, lo - u0 * unit_tokens)) & _MASK
+    parent = seg  # segments of different sizes never share a key
+    for i in range(tokens // seg):
+        ident = hashes[i] if per == 1 else hash(hashes[i * per:(i + 1) * per])
+        parent = hash((parent, ident)) & _MASK
         keys.append(parent)
-    return keys
+    return keys, seg // block_size
 
 
 class PrefixCache:
-    """Shared and evictable cached blocks of one KV pool, by key.
+    """Shared and evictable cached segments of one KV pool, by key.
 
-    `refs[key]` counts the running sequences whose block table holds the cached block `key`
-    (those blocks are in `pool.used`, once each); `lru` holds the cached blocks nobody holds,
-    oldest release first. Evictable blocks are not in use, so `pool.free` counts them: it is
-    what an allocation can get, evicting as it goes (`make_room`), and what the scheduler plans with.
+    `refs[key]` counts the running sequences whose block table holds the cached segment `key`
+    (its blocks are in `pool.used`, once); `lru` maps the cached segments nobody holds to their
+    size in blocks, oldest release first. Evictable blocks are not in use, so `pool.free`
+    counts them: it is what an allocation can get, evicting as it goes (`make_room`), and what
+    the scheduler plans with.
     """
 
-    __slots__ = ("pool", "refs", "lru", "evictions", "version")
+    __slots__ = ("pool", "refs", "lru", "evictable", "evictions", "version")
 
     def __init__(self, pool: KVBlockPool) -> None:
         self.pool = pool
         self.refs: dict[int, int] = {}
-        self.lru: dict[int, None] = {}  # insertion order = release order: the first key is evicted first
-        self.evictions = 0
+        # Release order, oldest first. An OrderedDict pops its head in O(1); a plain dict's head
+        # pop rescans the deleted slots before it (quadratic: 60 s of an 80 s Mooncake run).
+        self.lru: OrderedDict[int, int] = OrderedDict()
+        self.evictable = 0  # blocks in lru
+        self.evictions = 0  # blocks evicted
         self.version = 0  # bumped whenever a lookup's answer may change
 
-    @property
-    def evictable(self) -> int:
-        """Cached blocks no sequence holds (reclaimable on demand)."""
-        return len(self.lru)
-
     def lookup(self, keys: list[int], limit: int) -> tuple[int, int]:
-        """(blocks hit, of them evictable ones) for the longest cached chain of `keys`, at most `limit` blocks."""
+        """(segments hit, of them evictable ones) for the longest cached chain of `keys`, at most `limit`."""
         hit = taken = 0
         refs, lru = self.refs, self.lru
         for key in keys[:limit]:
@@ -74,72 +94,87 @@ class PrefixCache:
                 break
         return hit, taken
 
-    def acquire(self, keys: list[int]) -> None:
-        """A sequence takes these cached blocks (a lookup's hit) into its block table."""
-        refs, lru = self.refs, self.lru
+    def acquire(self, keys: list[int], blocks: int) -> None:
+        """A sequence takes these cached segments (a lookup's hit) of `blocks` blocks each into its block table."""
+        refs, lru, pool = self.refs, self.lru, self.pool
         for key in keys:
             n = refs.get(key)
             if n is not None:
                 refs[key] = n + 1
             else:
                 del lru[key]
+                self.evictable -= blocks
                 refs[key] = 1
-                self.pool.used += 1
-        if self.pool.used > self.pool.peak:
-            self.pool.peak = self.pool.used
+                pool.used += blocks
+        if pool.used > pool.peak:
+            pool.peak = pool.used
         self.version += 1
 
-    def publish(self, key: int) -> None:
-        """A sequence's newly computed private block becomes the cached block `key` (still held by it).
+    def publish(self, keys: list[int], blocks: int) -> None:
+        """A sequence's newly computed private segments become the cached segments `keys` (still held by it).
 
-        When another sequence computed the same block meanwhile, this one's copy is freed and it
-        holds the cached one (vLLM keeps such a duplicate until the request ends: a few blocks).
+        When another sequence computed the same segment meanwhile, this one's copy is freed and it
+        holds the cached one (vLLM keeps such a duplicate until the request ends).
         """
-        refs = self.refs
-        n = refs.get(key)
-        if n is not None:
-            refs[key] = n + 1
-            self.pool.used -= 1
-        elif key in self.lru:
-            del self.lru[key]
-            refs[key] = 1
-        else:
-            refs[key] = 1
+        refs, lru, pool = self.refs, self.lru, self.pool
+        for key in keys:
+            n = refs.get(key)
+            if n is not None:
+                refs[key] = n + 1
+                pool.used -= blocks
+            else:
+                if key in lru:  # computed again while cached: keep the cached copy, free this one (net 0 used)
+                    del lru[key]
+                    self.evictable -= blocks
+                refs[key] = 1
         self.version += 1
 
-    def release(self, keys: list[int]) -> None:
-        """A sequence lets go of these cached blocks; the last holder's become evictable, tail first."""
+    def release(self, keys: list[int], blocks: int) -> None:
+        """A sequence lets go of these cached segments; the last holder's become evictable, tail first."""
         refs, lru = self.refs, self.lru
+        freed = 0
         for key in reversed(keys):  # a prompt's tail is evicted before its head, as vLLM frees blocks
             n = refs[key] - 1
             if n:
                 refs[key] = n
             else:
                 del refs[key]
-                lru[key] = None
-                self.pool.used -= 1
+                lru[key] = blocks
+                freed += blocks
+        self.evictable += freed
+        self.pool.used -= freed
         self.version += 1
 
+    def held_alone(self, keys: list[int], blocks: int) -> int:
+        """Blocks of these segments that no other sequence holds (what releasing them makes evictable)."""
+        refs = self.refs
+        return blocks * sum(1 for key in keys if refs[key] == 1)
+
     def make_room(self, blocks: int) -> bool:
-        """Evict least recently released blocks until `blocks` are truly free; False if the pool lacks them."""
+        """Evict least recently released segments until `blocks` are truly free; False if the pool lacks them."""
         if blocks > self.pool.free:
             return False
-        short = blocks - (self.pool.free - len(self.lru))
+        short = blocks - (self.pool.free - self.evictable)
         if short <= 0:
             return True
-        lru = self.lru
-        for _ in range(short):
-            del lru[next(iter(lru))]
-        self.evictions += short
+        pop = self.lru.popitem
+        evicted = 0
+        while evicted < short:
+            evicted += pop(last=False)[1]
+        self.evictable -= evicted
+        self.evictions += evicted
         self.version += 1
         return True
 
     def clear(self) -> None:
-        """Forget every evictable block (a replica that goes away)."""
+        """Forget every evictable segment (a replica that goes away)."""
         self.lru.clear()
+        self.evictable = 0
         self.version += 1
 
     def check(self) -> None:
-        """Conservation: the pool's free blocks include the evictable ones; nothing negative."""
-        if self.pool.free < len(self.lru) or any(n <= 0 for n in self.refs.values()):
-            raise AssertionError(f"prefix cache out of balance: free {self.pool.free}, evictable {len(self.lru)}")
+        """Conservation: the pool's free blocks include the evictable ones, counted right; refcounts positive."""
+        if self.evictable != sum(self.lru.values()) or self.pool.free < self.evictable:
+            raise AssertionError(f"prefix cache out of balance: free {self.pool.free}, evictable {self.evictable}")
+        if any(n <= 0 for n in self.refs.values()):
+            raise AssertionError("prefix cache holds a segment with no holder")
