@@ -20,6 +20,7 @@ from llmsim.workload.formats import detect_format, open_trace
 from llmsim.workload.lengths import SPEC_HELP, parse_length_spec, trace_lengths
 from llmsim.workload.plot import plot_trace, require_matplotlib
 from llmsim.workload.request import TraceRequest
+from llmsim.workload.shared_prefix import SharedPrefixSpec
 from llmsim.workload.stats import arrival_offsets_s, collect, compute_stats, format_stats
 from llmsim.workload.synthetic import GenerateOptions, generate
 
@@ -59,6 +60,10 @@ def _register_generate(subparsers: argparse._SubParsersAction) -> None:  # type:
     gen.add_argument("--arrival-rate", type=float, default=1.0, metavar="R", help="requests/s (default 1)")
     gen.add_argument("--burstiness", type=float, metavar="CV", help="Gamma gaps with this CV (default Poisson)")
     gen.add_argument("--untimed", action="store_true", help="write no arrival times")
+    gen.add_argument("--shared-prefix", metavar="G:U:S",
+                     help="G system prompts of S tokens, U prompts each (a question drawn from --input-tokens "
+                          "after the system prompt); requests cycle through the G x U prompts in a seeded shuffled "
+                          "order, as inference-perf's shared_prefix data does; writes prefix hashes")
     gen.add_argument("--model", help="model name written on every request")
     gen.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     gen.add_argument("-o", "--out", default="-", metavar="FILE", help="output file (default stdout)")
@@ -122,6 +127,7 @@ def run_generate(args: argparse.Namespace) -> int:
         model=args.model,
         max_tokens=args.max_tokens,
         seed=args.seed,
+        shared_prefix=None if args.shared_prefix is None else SharedPrefixSpec.parse(args.shared_prefix),
     )
     if args.lengths_from:
         records = generate(None, None, opts, joint=trace_lengths(args.lengths_from))

@@ -152,7 +152,7 @@ class AffinityPolicy:
 ROUTING_POLICIES: dict[str, type] = {
     p.name: p for p in (RandomPolicy, RoundRobinPolicy, LeastLoadedPolicy, LeastKvPolicy, PowerOfTwoPolicy,
                         BestFitPolicy, AffinityPolicy)
-}
+}  # the cache-aware ones (llmsim.policies.prefix_routing) join in llmsim/policies/__init__.py
 
 
 def create_routing_policy(name: str) -> RoutingPolicy:

@@ -27,8 +27,13 @@ Workload, from `arrival` / `arrival_value`:
 Lengths: `input_len` / `output_len` by their first number (`~592 (...)` -> 592), the same for
 every request. Where either says ShareGPT, the 200 shipped ShareGPT pairs
 (data/sharegpt_200.csv, see the README there) are used, in file order (repeated past 200).
-Prefix caching (INFSIM's 100-150-token shared system prompts) is not modelled: whole prompts
-are prefilled, which overstates prefill work by ~20 %.
+
+Prefix caching: on for vLLM V1 rows (V1's default), off for V0 (V0's default). A dataset of
+inference-perf's `shared_prefix` kind, `(G sys prompts x U users)` with `sys S` in input_len,
+is re-created as inference-perf builds it: G x U distinct prompts (a group's S-token system
+prompt + a question making up the rest of input_len), sent round and round in a seeded
+shuffled order (llmsim.workload.shared_prefix), so after the first pass a prompt is found
+almost whole in the cache.
 
 Engine limits: `max_num_seqs=`, `max_num_batched_tokens=` and `chunked prefill on|off` from the
 notes win. Otherwise the engine's defaults:
@@ -52,6 +57,7 @@ import msgspec
 
 from llmsim.validation.names import hardware_id, model_name
 from llmsim.workload.arrivals import ArrivalProcess
+from llmsim.workload.shared_prefix import SharedPrefixSpec
 from llmsim.validation.points import ServingPoint, first_number
 
 DURATION_S = 300.0
@@ -75,6 +81,8 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True):
     requests: int
     input_tokens: int | None  # None: the ShareGPT pairs
     output_tokens: int | None
+    prefix_caching: bool = True
+    shared_prefix: SharedPrefixSpec | None = None
 
     @property
     def conditions(self) -> str:
@@ -92,7 +100,11 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True):
             load = f"{self.requests // CLOSED_LOOP_ROUNDS} clients x{self.requests}"
         else:
             load = f"{self.process} {self.rate:g}/s x{self.requests}"
-        return f"{load}; {lengths}; {limits}"
+        cache = "" if self.prefix_caching else "; no prefix caching"
+        if self.shared_prefix is not None:
+            sp = self.shared_prefix
+            lengths += f" ({sp.groups}x{sp.prompts_per_group} prompts, sys {sp.system_tokens})"
+        return f"{load}; {lengths}; {limits}{cache}"
 
 
 def scenario_for(point: ServingPoint, duration_s: float = DURATION_S) -> Scenario:
@@ -105,7 +117,18 @@ def scenario_for(point: ServingPoint, duration_s: float = DURATION_S) -> Scenari
         seqs = requests
     return Scenario(model=model, hardware=hardware_id(point), tp=point.tp, dtype=_dtype(point), max_num_seqs=seqs,
                     max_num_batched_tokens=tokens, chunked_prefill=chunked, workload=workload, process=process,
-                    rate=rate, requests=requests, input_tokens=inputs, output_tokens=outputs)
+                    rate=rate, requests=requests, input_tokens=inputs, output_tokens=outputs,
+                    prefix_caching=not _is_v0(point), shared_prefix=_shared_prefix(point, inputs))
+
+
+def _shared_prefix(point: ServingPoint, inputs: int | None) -> SharedPrefixSpec | None:
+    """inference-perf's shared_prefix shape from the dataset and input_len columns, or None."""
+    groups = re.search(r"(\d+)\s+sys(?:tem)?\s+prompts?\s*x\s*(\d+)\s+users?", point.dataset)
+    system = re.search(r"sys(?:tem)?\s+(\d+)", point.input_len)
+    if not groups or inputs is None:
+        return None
+    s = min(int(system.group(1)), inputs - 1) if system else 0
+    return SharedPrefixSpec(groups=int(groups.group(1)), prompts_per_group=int(groups.group(2)), system_tokens=s)
 
 
 def _workload(point: ServingPoint, duration_s: float) -> tuple[str, ArrivalProcess | None, float | None, int]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import orjson
 
 from llmsim.cost import CalibrationProfile
@@ -21,6 +22,7 @@ from llmsim.cost.calibration import register_profile
 from llmsim.errors import LlmsimError
 from llmsim.options import ReplayOptions
 from llmsim.validation.scenario import CLOSED_LOOP_ROUNDS, Scenario
+from llmsim.workload.shared_prefix import UNIT_TOKENS, cycle
 
 # A calibration: a profile name (`default`, `vllm-h100`, `none`...), a profile object, or a function
 # from llmsim hardware id to profile (one fitted per GPU).
@@ -65,7 +67,7 @@ def simulate(scenario: Scenario, calibration: Calibration = "default") -> dict[s
             input=path, trace_format="llmsim", n_engines=1, hardware=scenario.hardware, tp=scenario.tp,
             model=scenario.model, dtype=scenario.dtype, calibration=calibration_name(calibration, scenario.hardware),
             max_num_seqs=scenario.max_num_seqs, max_num_batched_tokens=scenario.max_num_batched_tokens,
-            enable_chunked_prefill=scenario.chunked_prefill,
+            enable_chunked_prefill=scenario.chunked_prefill, enable_prefix_caching=scenario.prefix_caching,
             arrival_rate=scenario.rate if open_loop else None,
             arrival_process=scenario.process if open_loop else None,
             concurrency=scenario.requests // CLOSED_LOOP_ROUNDS if scenario.workload == "closed" else None,
@@ -79,13 +81,21 @@ def simulate(scenario: Scenario, calibration: Calibration = "default") -> dict[s
 
 def write_trace(path: str, scenario: Scenario) -> None:
     """The scenario's requests as an untimed canonical trace (fixed lengths, or the ShareGPT pairs)."""
-    if scenario.input_tokens is None or scenario.output_tokens is None:
-        pairs = sharegpt_pairs()
-        lengths = [pairs[i % len(pairs)] for i in range(scenario.requests)]
-    else:
-        lengths = [(scenario.input_tokens, scenario.output_tokens)] * scenario.requests
     lines = [orjson.dumps({"llmsim_trace_version": 1})]
-    lines += [orjson.dumps({"input_tokens": i, "output_tokens": o}) for i, o in lengths]
+    spec = scenario.shared_prefix
+    if spec is not None and scenario.input_tokens is not None and scenario.output_tokens is not None:
+        question = scenario.input_tokens - spec.system_tokens
+        prompts = cycle(spec, [question] * spec.prompts, [scenario.output_tokens] * spec.prompts, scenario.requests,
+                        np.random.default_rng(0))
+        lines += [orjson.dumps({"input_tokens": i, "output_tokens": o, "prefix_hashes": h,
+                                "prefix_block_tokens": UNIT_TOKENS}) for i, o, h in prompts]
+    else:
+        if scenario.input_tokens is None or scenario.output_tokens is None:
+            pairs = sharegpt_pairs()
+            lengths = [pairs[i % len(pairs)] for i in range(scenario.requests)]
+        else:
+            lengths = [(scenario.input_tokens, scenario.output_tokens)] * scenario.requests
+        lines += [orjson.dumps({"input_tokens": i, "output_tokens": o}) for i, o in lengths]
     with open(path, "wb") as fh:
         fh.write(b"\n".join(lines) + b"\n")
 

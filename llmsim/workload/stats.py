@@ -46,6 +46,7 @@ class TraceStats(msgspec.Struct, frozen=True, kw_only=True):
     output_tokens: LengthStats
     invalid_lengths: int
     models: dict[str, int]
+    ideal_prefix_hit_rate: float | None = None  # share of prompt tokens an infinite prefix cache holds; None: no hashes
 
 
 def length_stats(values: np.ndarray) -> LengthStats:
@@ -69,6 +70,57 @@ class TraceColumns(NamedTuple):
     input_tokens: np.ndarray
     output_tokens: np.ndarray
     models: Counter[str]
+    reuse: IdealPrefixCache
+
+
+class IdealPrefixCache:
+    """An infinite prefix cache over a trace in arrival order: how much prompt reuse exists at all.
+
+    A request reuses its leading prompt units (chained: a unit counts only after every unit
+    before it) that an earlier request computed, at most its prompt minus one token, as the
+    engine does; its own full prompt units are then cached forever.
+    """
+
+    __slots__ = ("seen", "prompt_tokens", "cached_tokens", "hashed")
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+        self.prompt_tokens = 0
+        self.cached_tokens = 0
+        self.hashed = 0
+
+    def add(self, request: TraceRequest) -> int:
+        """Account one request; the prompt tokens it finds cached."""
+        self.prompt_tokens += request.input_tokens
+        unit = request.prefix_block_tokens
+        if not request.prefix_hashes or unit <= 0:
+            return 0
+        self.hashed += 1
+        keys, parent = [], 0
+        for h in request.prefix_hashes[:request.input_tokens // unit]:  # the prompt's full units
+            parent = hash((parent, h))
+            keys.append(parent)
+        hit = 0
+        for key in keys[:max(0, request.input_tokens - 1) // unit]:
+            if key not in self.seen:
+                break
+            hit += 1
+        self.seen.update(keys)
+        self.cached_tokens += hit * unit
+        return hit * unit
+
+    @property
+    def hit_rate(self) -> float | None:
+        """Cached share of all prompt tokens; None when no request carries prefix hashes."""
+        return self.cached_tokens / self.prompt_tokens if self.hashed and self.prompt_tokens else None
+
+
+def ideal_prefix_hit_rate(requests: Iterable[TraceRequest]) -> float | None:
+    """The trace's prefix-cache hit rate with an infinite cache (None: no prefix hashes)."""
+    cache = IdealPrefixCache()
+    for request in requests:
+        cache.add(request)
+    return cache.hit_rate
 
 
 def collect(arrivals: Iterable[tuple[int, TraceRequest]]) -> TraceColumns:
@@ -78,7 +130,9 @@ def collect(arrivals: Iterable[tuple[int, TraceRequest]]) -> TraceColumns:
     """
     arrival_ns, inputs, outputs = array("q"), array("q"), array("q")
     models: Counter[str] = Counter()
+    reuse = IdealPrefixCache()
     for t_ns, request in arrivals:
+        reuse.add(request)
         arrival_ns.append(t_ns)
         inputs.append(request.input_tokens)
         outputs.append(request.output_tokens)
@@ -88,6 +142,7 @@ def collect(arrivals: Iterable[tuple[int, TraceRequest]]) -> TraceColumns:
         np.frombuffer(inputs, dtype=np.int64),
         np.frombuffer(outputs, dtype=np.int64),
         models,
+        reuse,
     )
 
 
@@ -107,6 +162,7 @@ def compute_stats(columns: TraceColumns, *, timed: bool) -> TraceStats:
         output_tokens=length_stats(outputs),
         invalid_lengths=int(np.count_nonzero((inputs <= 0) | (outputs <= 0))),
         models=dict(columns.models.most_common()),
+        ideal_prefix_hit_rate=columns.reuse.hit_rate,
     )
 
 
@@ -168,4 +224,7 @@ def format_stats(stats: TraceStats, title: str) -> str:
         lines.append(f"invalid lengths  {stats.invalid_lengths} (token count <= 0; skipped when replayed)")
     models = ", ".join(f"{name} {count}" for name, count in list(stats.models.items())[:5])
     lines.append(f"models           {models}")
+    if stats.ideal_prefix_hit_rate is not None:
+        lines.append(f"prefix reuse     {100 * stats.ideal_prefix_hit_rate:.1f}% of prompt tokens with an infinite "
+                     "prefix cache (the ceiling of any hit rate)")
     return "\n".join(lines)

@@ -11,6 +11,7 @@ from llmsim.errors import UsageError
 from llmsim.workload.arrivals import inter_arrival_gaps_s
 from llmsim.workload.canonical import CanonicalRecord
 from llmsim.workload.lengths import LengthDistribution, draw_lengths
+from llmsim.workload.shared_prefix import UNIT_TOKENS, SharedPrefixSpec, cycle
 
 _BATCH = 4096
 
@@ -25,6 +26,7 @@ class GenerateOptions(msgspec.Struct, frozen=True, kw_only=True):
     model: str | None = None
     max_tokens: int | None = None
     seed: int = 0
+    shared_prefix: SharedPrefixSpec | None = None  # cycle through G x U prompts with shared system prompts
 
 
 def generate(
@@ -54,13 +56,18 @@ def _records(
     joint: tuple[np.ndarray, np.ndarray] | None,
 ) -> Iterator[CanonicalRecord]:
     """The generator behind `generate`, started once the options are known to be valid."""
-    seeds = np.random.SeedSequence(opts.seed).spawn(3)
-    in_rng, out_rng, arrival_rng = (np.random.default_rng(s) for s in seeds)
+    seeds = np.random.SeedSequence(opts.seed).spawn(4)  # the first three are those of a 3-way spawn
+    in_rng, out_rng, arrival_rng, order_rng = (np.random.default_rng(s) for s in seeds)
     times = _arrival_times(opts, arrival_rng)
     index = 0
+    spec = opts.shared_prefix
+    prompts = None if spec is None else _shared_prompts(spec, inputs, outputs, joint, in_rng, out_rng, opts, order_rng)
     while True:
         in_batch, out_batch = _length_batch(inputs, outputs, joint, in_rng, out_rng, opts.max_tokens)
         for input_tokens, output_tokens in zip(in_batch.tolist(), out_batch.tolist()):
+            hashes: tuple[int, ...] = ()
+            if prompts is not None:
+                input_tokens, output_tokens, hashes = prompts[index % len(prompts)]
             if opts.count is not None and index >= opts.count:
                 return
             arrival_s = next(times)
@@ -73,8 +80,24 @@ def _records(
                 output_tokens=output_tokens,
                 model=opts.model,
                 id=f"gen-{index:06d}",
+                prefix_hashes=hashes,
+                prefix_block_tokens=UNIT_TOKENS if hashes else None,
             )
             index += 1
+
+
+def _shared_prompts(spec: SharedPrefixSpec, inputs: LengthDistribution | None, outputs: LengthDistribution | None,
+                    joint: tuple[np.ndarray, np.ndarray] | None, in_rng: np.random.Generator,
+                    out_rng: np.random.Generator, opts: GenerateOptions,
+                    order_rng: np.random.Generator) -> list[tuple[int, int, tuple[int, ...]]]:
+    """The distinct prompts, in sending order: questions and outputs drawn once per prompt."""
+    questions: list[int] = []
+    outs: list[int] = []
+    while len(questions) < spec.prompts:
+        q, o = _length_batch(inputs, outputs, joint, in_rng, out_rng, opts.max_tokens)
+        questions += q.tolist()
+        outs += o.tolist()
+    return cycle(spec, questions, outs, spec.prompts, order_rng)
 
 
 def _validate(opts: GenerateOptions) -> None:
