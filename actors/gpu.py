@@ -33,13 +33,14 @@ class GpuActor(Actor):
 
     def __init__(self, name: str, *, node: int, node_actor: str, gpu_type: str, deployment: Deployment,
                  opts: ServingOptions, kv_blocks: int, engine: str, router: str, cost: str, step_mode: bool = False,
-                 report_interval_ns: int = 0) -> None:
+                 report_interval_ns: int = 0, host_blocks: int = 0, load_ns_per_block: float = 0.0) -> None:
         super().__init__(name)
         self.node, self.node_actor, self.gpu_type = node, node_actor, gpu_type
         self.deployment, self.opts = deployment, opts
         self.global_engine, self.router, self.cost = engine, router, cost  # actor names
         self.step_mode = step_mode
-        self.engine = ReplicaEngine(opts, kv_blocks)
+        self.engine = ReplicaEngine(opts, kv_blocks, host_blocks)
+        self.load_ns_per_block = load_ns_per_block
         self.run: Run | None = None
         self.pending_plan = BatchPlan()
         self.costing = self.cut_requested = self.schedule_pending = self.draining = self.drained_reported = False
@@ -108,7 +109,10 @@ class GpuActor(Actor):
             return
         self.costing = False
         plan = self.pending_plan
-        self.run = Run(plan, self.ctx.now, msg.times_ns, plan.tail_decodes if len(msg.times_ns) > plan.k else None)
+        times = msg.times_ns
+        if plan.loaded_blocks:  # prefix-cache blocks copied back from host memory before the iteration computes
+            times = (times[0] + round(plan.loaded_blocks * self.load_ns_per_block),) + times[1:]
+        self.run = Run(plan, self.ctx.now, times, plan.tail_decodes if len(times) > plan.k else None)
         self._set_timer(self.run.ends_ns[-1])
         if self.cut_requested:
             self.cut_requested = False

@@ -36,6 +36,8 @@ class ReplicaSlot(msgspec.Struct, kw_only=True):
     kv_blocks: int
     opts: ServingOptions
     deployment: Deployment
+    host_blocks: int = 0  # prefix-cache blocks its share of the node's host memory holds
+    load_ns_per_block: float = 0.0  # one block (each GPU's shard in parallel) over PCIe
     ready: bool = False
     leaving: bool = False
 
@@ -55,6 +57,7 @@ class NodeContext(msgspec.Struct, frozen=True, kw_only=True):
     load_report_interval_ns: int = 0
     precision_override: Precision | None = None
     serving_override: Callable[[ServingOptions], ServingOptions] | None = None
+    host_kv_cache_gb: float | None = None  # the command line's, for every node (None: each node's own)
 
 
 class NodeActor(Actor):
@@ -113,9 +116,20 @@ class NodeActor(Actor):
             for _ in range(count):
                 name = f"n{self.node_id}/g{self.next_index}" + (f"-{self.next_index + d.tp - 1}" if d.tp > 1 else "")
                 self.next_index += d.tp
+                host_blocks, load_ns = self._host_tier(mem.kv_bytes_per_gpu, mem.kv_blocks)
                 slots.append(ReplicaSlot(name=name, gpu_type=gpu_type, tp=d.tp, model=model, kv_blocks=mem.kv_blocks,
-                                         opts=opts, deployment=d))
+                                         opts=opts, deployment=d, host_blocks=host_blocks, load_ns_per_block=load_ns))
         return slots, "; ".join(reasons) or "no free GPUs"
+
+    def _host_tier(self, kv_bytes_per_gpu: int, kv_blocks: int) -> tuple[int, float]:
+        """(host-memory blocks of a replica, ns to load one block over PCIe): the node's host KV memory is
+        split evenly over its GPUs; a block is sharded over the replica's GPUs, each loads its shard."""
+        gb = self.nctx.host_kv_cache_gb if self.nctx.host_kv_cache_gb is not None else self.spec.host_kv_cache_gb
+        if gb <= 0 or kv_blocks <= 0:
+            return 0, 0.0
+        block_bytes = kv_bytes_per_gpu / kv_blocks  # one block's shard on one GPU
+        per_gpu = gb * 1e9 / max(1, sum(self.gpus.values()))
+        return int(per_gpu // block_bytes), block_bytes / (self.nctx.infrastructure.pcie_bandwidth_gbps * 1e9) * 1e9
 
     # ---- loading -----------------------------------------------------------------------
     def on_start(self) -> None:
@@ -165,7 +179,8 @@ class NodeActor(Actor):
         for slot in slots:
             self.ctx.spawn(GpuActor(
                 slot.name, node=self.node_id, node_actor=self.name, gpu_type=slot.gpu_type,
-                deployment=slot.deployment, opts=slot.opts, kv_blocks=slot.kv_blocks, engine=self.nctx.engine,
+                deployment=slot.deployment, opts=slot.opts, kv_blocks=slot.kv_blocks, host_blocks=slot.host_blocks,
+                load_ns_per_block=slot.load_ns_per_block, engine=self.nctx.engine,
                 router=self.nctx.router, cost=self.nctx.cost, step_mode=self.nctx.step_mode,
                 report_interval_ns=self.nctx.load_report_interval_ns,
             ))

@@ -53,6 +53,7 @@ class ReplayOptions(msgspec.Struct, kw_only=True):
     gpu_memory_utilization: float | None = None
     enable_chunked_prefill: bool | None = None
     enable_prefix_caching: bool | None = None
+    host_kv_cache_gb: float | None = None  # every node's host memory for offloaded prefix-cache KV (None: env.json's)
     scheduling: str | None = None
     slo_ttft_s: float | None = None
     slo_tpot_s: float | None = None

@@ -194,7 +194,7 @@ class Cluster:
             hardware_file=opts.hardware_file, step_mode=opts.step_mode,
             load_report_interval_ns=s_to_ns(opts.load_report_interval),
             precision_override=precision_from_dtype(opts.dtype) if opts.dtype else None,
-            serving_override=serving_override(opts),
+            serving_override=serving_override(opts), host_kv_cache_gb=opts.host_kv_cache_gb,
         )
         nodes = {n.node_id: f"node:{n.node_id}" for n in env.nodes}
         gpu_types = {n.node_id: tuple(n.gpu_types) for n in env.nodes}

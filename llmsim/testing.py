@@ -71,13 +71,15 @@ class ReplicaHarness:
     """One GPU actor with a linear cost actor; captures events, completions and load reports."""
 
     def __init__(self, requests: list[RequestSpec], opts: ServingOptions, kv_blocks: int, step_mode: bool = False,
-                 cost_actor: Actor | None = None, deployment: Deployment | None = None) -> None:
+                 cost_actor: Actor | None = None, deployment: Deployment | None = None, host_blocks: int = 0,
+                 load_ns_per_block: float = 0.0) -> None:
         self.events: list[Any] = []
         self.sim = Simulation(sinks=[self.events.append])
         self.inbox = Inbox("inbox")
         dep = deployment or Deployment(model="test-model", hardware="nvidia_A100")
         self.gpu = GpuActor("gpu", node=1, node_actor="inbox", gpu_type="nvidia_A100", deployment=dep, opts=opts,
-                            kv_blocks=kv_blocks, engine="inbox", router="inbox", cost="cost", step_mode=step_mode)
+                            kv_blocks=kv_blocks, engine="inbox", router="inbox", cost="cost", step_mode=step_mode,
+                            host_blocks=host_blocks, load_ns_per_block=load_ns_per_block)
         for actor in (self.inbox, cost_actor or LinearCostActor("cost"), self.gpu,
                       Feeder("feeder", "gpu", requests)):
             self.sim.add_actor(actor)

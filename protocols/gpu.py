@@ -64,6 +64,7 @@ class GpuStats(Message, frozen=True, kw_only=True):
     kv_cached_blocks_at_end: int = 0  # prefix-cache blocks nobody holds, kept for later hits
     prompt_tokens: int = 0  # prompt tokens of first admissions
     cached_prompt_tokens: int = 0  # of them, found in the prefix cache
+    host_loaded_blocks: int = 0  # prefix-cache blocks brought back from host memory
 
 
 GpuMessage = Union[IterationDone, ScheduleNow, ReportTick, LoadReport, CollectStats, GpuStats]

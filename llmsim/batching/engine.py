@@ -50,10 +50,10 @@ class Run:
 class ReplicaEngine:
     """One replica's waiting queue, running set, KV block pool and statistics."""
 
-    def __init__(self, opts: ServingOptions, kv_blocks: int) -> None:
+    def __init__(self, opts: ServingOptions, kv_blocks: int, host_blocks: int = 0) -> None:
         self.opts = opts
         self.pool = KVBlockPool(kv_blocks, opts.block_size)
-        self.cache = PrefixCache(self.pool) if opts.enable_prefix_caching else None
+        self.cache = PrefixCache(self.pool, host_blocks) if opts.enable_prefix_caching else None
         self.waiting = WaitingQueue(by_priority=opts.scheduling == "priority")
         self.fcfs = opts.scheduling != "priority"
         self.running: list[Sequence] = []
@@ -194,7 +194,8 @@ class ReplicaEngine:
         return seq.blocks - seq.shared + self.cache.held_alone(seq.keys[:seq.shared // seq.seg], seq.seg)
 
     def hit(self, seq: Sequence) -> tuple[int, int]:
-        """(cached blocks this waiting sequence would start with, of them evictable)."""
+        """(cached blocks this waiting sequence would start with, of them blocks taken from the pool:
+        evictable ones, and fresh ones for segments loaded from host memory)."""
         cache = self.cache
         assert cache is not None
         keys = seq.keys
@@ -209,7 +210,8 @@ class ReplicaEngine:
         version, hit, taken = seq.hit_memo
         if version != cache.version:  # a queue head that cannot be admitted is looked up once per cache change
             limit = (seq.prompt_target - 1) // (seq.seg * self.opts.block_size)  # >= 1 token left to prefill
-            hit, taken = cache.lookup(keys, limit)
+            hit, evictable, loaded = cache.lookup(keys, limit)
+            taken = evictable + loaded
             seq.hit_memo = (cache.version, hit, taken)
         return hit * seq.seg, taken * seq.seg
 
@@ -222,11 +224,16 @@ class ReplicaEngine:
             seq.preempt()
             self.waiting.push_front(seq)
             self.counters.preemptions += 1
+        offloaded: list[tuple[int, int]] = []
         for seq, hit in plan.hits:  # before any allocation below can evict them
             assert self.cache is not None and seq.keys is not None
-            self.cache.acquire(seq.keys[:hit // seq.seg], seq.seg)
+            offloaded += [(key, seq.seg) for key in self.cache.acquire(seq.keys[:hit // seq.seg], seq.seg)]
             seq.blocks = seq.shared = hit
             seq.computed = hit * self.opts.block_size
+        if offloaded:  # host-memory hits come back into fresh blocks, over PCIe in this iteration
+            assert self.cache is not None
+            plan.loaded_blocks = self.cache.load(offloaded)
+            self.counters.host_loaded_blocks += plan.loaded_blocks
         c = self.counters
         for seq in plan.admitted:
             self.waiting.pop()

@@ -22,7 +22,8 @@ class CacheView(Protocol):
     """What the scheduler may ask the prefix cache, without changing it."""
 
     def hit(self, seq: Sequence) -> tuple[int, int]:
-        """(cached blocks a waiting sequence would start with, of them blocks nobody holds now)."""
+        """(cached blocks a waiting sequence would start with, of them blocks it takes from the pool's free
+        count: cached ones nobody holds, and fresh ones for segments loaded from host memory)."""
 
     def freeable(self, seq: Sequence) -> int:
         """Blocks that preempting a running sequence gives back (its shared blocks others hold stay)."""
@@ -38,8 +39,8 @@ class BatchPlan:
     `tail_ctx`) after a mixed one.
     """
 
-    __slots__ = ("chunks", "decodes", "admitted", "preempted", "new_blocks", "hits", "k", "tail_ctx", "tail_k",
-                 "tail_decodes")
+    __slots__ = ("chunks", "decodes", "admitted", "preempted", "new_blocks", "hits", "loaded_blocks", "k", "tail_ctx",
+                 "tail_k", "tail_decodes")
 
     def __init__(self) -> None:
         self.chunks: list[tuple[Sequence, int]] = []
@@ -48,6 +49,7 @@ class BatchPlan:
         self.preempted: list[Sequence] = []
         self.new_blocks: list[tuple[Sequence, int]] = []
         self.hits: list[tuple[Sequence, int]] = []
+        self.loaded_blocks = 0  # prefix-cache blocks brought back from host memory (set on commit)
         self.k = 1
         self.tail_ctx: tuple[int, ...] = ()
         self.tail_k = 0

@@ -43,3 +43,4 @@ class ReplicaCounters(msgspec.Struct, kw_only=True, gc=False):
     busy_until_ns: int = 0
     prompt_tokens: int = 0  # prompt tokens of first admissions
     cached_prompt_tokens: int = 0  # of them, found in the prefix cache
+    host_loaded_blocks: int = 0  # prefix-cache blocks brought back from host memory

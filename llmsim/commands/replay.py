@@ -132,6 +132,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--no-prefix-caching", dest="enable_prefix_caching", action="store_const", const=False,
                    help="turn off automatic prefix caching (on by default, as in vLLM V1; it needs prefix hashes "
                         "in the trace: Mooncake hash_ids or canonical prefix_hashes)")
+    p.add_argument("--host-kv-cache-gb", type=_bounded(0.0, 1e6, "gigabytes of host memory"),
+                   help="host memory per node for prefix-cache KV evicted from the GPUs (off by default; "
+                        "env.json: host_kv_cache_gb per node); hits there are loaded back over PCIe")
     p.add_argument("--scheduling", choices=["fcfs", "priority"],
                    help="waiting-queue order: fcfs (default) or by request priority (lower first)")
     p.add_argument("--slo", type=_slo, help="SLO targets, e.g. ttft=0.5,tpot=0.05 (seconds)")
@@ -162,6 +165,7 @@ def options_from_args(args: argparse.Namespace) -> ReplayOptions:
         strict=args.strict, max_num_batched_tokens=args.max_num_batched_tokens, max_num_seqs=args.max_num_seqs,
         block_size=args.block_size, gpu_memory_utilization=args.gpu_memory_utilization,
         enable_chunked_prefill=args.enable_chunked_prefill, enable_prefix_caching=args.enable_prefix_caching,
+        host_kv_cache_gb=args.host_kv_cache_gb,
         scheduling=args.scheduling, slo_ttft_s=slo.get("ttft"), slo_tpot_s=slo.get("tpot"),
     )
 

@@ -45,6 +45,7 @@ class NodeSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     network_bandwidth_gbps: float = 100.0
     interconnect: Literal["nvlink", "pcie"] | None = None
     deployments: list[DeploymentSpec] = []
+    host_kv_cache_gb: float = 0.0  # host memory for offloaded prefix-cache KV, shared by the node's GPUs (0: off)
 
 
 class Infrastructure(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

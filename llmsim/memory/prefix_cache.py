@@ -14,6 +14,11 @@ Segments held by running sequences are counted once however many sequences share
 the last holder lets go, a cached segment stays in the pool as *evictable* until its space is
 needed, and the least recently released goes first (a prompt's tail before its head).
 Conservation: free + evictable + used = total blocks, at every step (`check`).
+
+An optional second tier in host memory (LMCache / vLLM KV offload): a segment evicted from HBM
+moves to host memory, least recently used dropped there in turn; a lookup's chain continues
+through it, and a hit there takes fresh HBM blocks and costs its bytes over PCIe (the replica
+adds that to the iteration that admits the request).
 """
 
 from __future__ import annotations
@@ -68,9 +73,9 @@ class PrefixCache:
     the scheduler plans with.
     """
 
-    __slots__ = ("pool", "refs", "lru", "evictable", "evictions", "version")
+    __slots__ = ("pool", "refs", "lru", "evictable", "evictions", "version", "host", "host_capacity", "host_used")
 
-    def __init__(self, pool: KVBlockPool) -> None:
+    def __init__(self, pool: KVBlockPool, host_blocks: int = 0) -> None:
         self.pool = pool
         self.refs: dict[int, int] = {}
         # Release order, oldest first. An OrderedDict pops its head in O(1); a plain dict's head
@@ -79,36 +84,69 @@ class PrefixCache:
         self.evictable = 0  # blocks in lru
         self.evictions = 0  # blocks evicted
         self.version = 0  # bumped whenever a lookup's answer may change
+        self.host: OrderedDict[int, int] = OrderedDict()  # segments offloaded to host memory, oldest first
+        self.host_capacity = host_blocks
+        self.host_used = 0
 
-    def lookup(self, keys: list[int], limit: int) -> tuple[int, int]:
-        """(segments hit, of them evictable ones) for the longest cached chain of `keys`, at most `limit`."""
-        hit = taken = 0
-        refs, lru = self.refs, self.lru
+    def lookup(self, keys: list[int], limit: int) -> tuple[int, int, int]:
+        """(segments hit, of them evictable in HBM, of them in host memory) for the longest cached chain."""
+        hit = taken = loaded = 0
+        refs, lru, host = self.refs, self.lru, self.host
         for key in keys[:limit]:
             if key in refs:
                 hit += 1
             elif key in lru:
                 hit += 1
                 taken += 1
+            elif key in host:
+                hit += 1
+                loaded += 1
             else:
                 break
-        return hit, taken
+        return hit, taken, loaded
 
-    def acquire(self, keys: list[int], blocks: int) -> None:
-        """A sequence takes these cached segments (a lookup's hit) of `blocks` blocks each into its block table."""
+    def acquire(self, keys: list[int], blocks: int) -> list[int]:
+        """A sequence takes the HBM-cached segments among `keys` (a lookup's hit, `blocks` blocks each) into
+        its block table; returns the keys found in host memory instead, for `load` once HBM ones are held."""
         refs, lru, pool = self.refs, self.lru, self.pool
+        offloaded = []
         for key in keys:
             n = refs.get(key)
             if n is not None:
                 refs[key] = n + 1
-            else:
+            elif key in lru:
                 del lru[key]
                 self.evictable -= blocks
                 refs[key] = 1
                 pool.used += blocks
+            else:
+                offloaded.append(key)
         if pool.used > pool.peak:
             pool.peak = pool.used
         self.version += 1
+        return offloaded
+
+    def load(self, items: list[tuple[int, int]]) -> int:
+        """Bring host-memory segments (key, blocks) back into fresh HBM blocks, one hold per item (a key
+        may come twice: two sequences of one batch); the blocks loaded over PCIe.
+
+        The segments leave host memory before room is made, so the offloads that making room causes
+        cannot push them out.
+        """
+        refs, host, pool = self.refs, self.host, self.pool
+        fresh = {key: blocks for key, blocks in items if key not in refs}
+        for key in fresh:
+            self.host_used -= host.pop(key)
+        loaded = sum(fresh.values())
+        if not self.make_room(loaded):
+            raise AssertionError(f"no room for {loaded} blocks loaded from host memory")
+        for key, _ in items:
+            refs[key] = refs.get(key, 0) + 1
+        pool.used += loaded
+        if pool.used > pool.peak:
+            pool.peak = pool.used
+        self.version += 1
+        return loaded
 
     def publish(self, keys: list[int], blocks: int) -> None:
         """A sequence's newly computed private segments become the cached segments `keys` (still held by it).
@@ -160,15 +198,31 @@ class PrefixCache:
         pop = self.lru.popitem
         evicted = 0
         while evicted < short:
-            evicted += pop(last=False)[1]
+            key, size = pop(last=False)
+            evicted += size
+            if self.host_capacity:
+                self._offload(key, size)
         self.evictable -= evicted
         self.evictions += evicted
         self.version += 1
         return True
 
+    def _offload(self, key: int, blocks: int) -> None:
+        """An evicted segment's copy goes to host memory; the host's least recently used make room."""
+        host = self.host
+        if key in host:  # recomputed while a copy sat in host memory: keep that one
+            host.move_to_end(key)
+            return
+        host[key] = blocks
+        self.host_used += blocks
+        while self.host_used > self.host_capacity:
+            self.host_used -= host.popitem(last=False)[1]
+
     def clear(self) -> None:
         """Forget every evictable segment (a replica that goes away)."""
         self.lru.clear()
+        self.host.clear()
+        self.host_used = 0
         self.evictable = 0
         self.version += 1
 

@@ -132,13 +132,16 @@ def _gpu_entry(g: GpuStats, span_ns: int) -> dict[str, Any]:
             "prefill_tokens": g.prefill_tokens, "decode_tokens": g.decode_tokens,
             "mean_batch_size": g.batch_size_sum / g.iterations if g.iterations else 0.0,
             "preemptions": g.preemptions, "kv_peak_use": g.kv_peak_blocks / g.kv_total_blocks if g.kv_total_blocks else 0.0,
-            "kv_total_blocks": g.kv_total_blocks, "prefix_cache": _prefix_cache(g.prompt_tokens, g.cached_prompt_tokens)}
+            "kv_total_blocks": g.kv_total_blocks,
+            "prefix_cache": _prefix_cache(g.prompt_tokens, g.cached_prompt_tokens, g.host_loaded_blocks)}
 
 
-def _prefix_cache(prompt_tokens: int, cached_tokens: int) -> dict[str, Any]:
-    """Prompt tokens at admission, those found in the prefix cache, and their ratio (None with no prompts)."""
+def _prefix_cache(prompt_tokens: int, cached_tokens: int, host_loaded_blocks: int) -> dict[str, Any]:
+    """Prompt tokens at admission, those found in the prefix cache, their ratio (None with no prompts),
+    and the cached blocks that came back from host memory."""
     return {"prompt_tokens": prompt_tokens, "cached_tokens": cached_tokens,
-            "hit_rate": cached_tokens / prompt_tokens if prompt_tokens else None}
+            "hit_rate": cached_tokens / prompt_tokens if prompt_tokens else None,
+            "host_loaded_blocks": host_loaded_blocks}
 
 
 def _nodes(c: StatsCollector, span_ns: int) -> dict[str, Any]:
@@ -173,7 +176,8 @@ def build_stats(c: StatsCollector, *, entered: int, read: int, simulated_ns: int
                        "output_tokens_per_s": out_tokens / span_s if span_s > 0 else 0.0,
                        "input_tokens_per_s": int(np.frombuffer(c.in_tokens, dtype=np.int64).sum()) / span_s if span_s > 0 else 0.0},
         "preemptions": {"total": c.preemptions, "requests_preempted": c.preempted_requests},
-        "prefix_cache": _prefix_cache(sum(g.prompt_tokens for g in c.gpus), sum(g.cached_prompt_tokens for g in c.gpus)),
+        "prefix_cache": _prefix_cache(sum(g.prompt_tokens for g in c.gpus), sum(g.cached_prompt_tokens for g in c.gpus),
+                                      sum(g.host_loaded_blocks for g in c.gpus)),
         "slo": _slo(c, lat, span_s),
         "nodes": _nodes(c, simulated_ns),
         "arrivals": {"first_s": (c.first_arrival_ns or 0) / NS_PER_S, "last_s": c.last_arrival_ns / NS_PER_S,

@@ -74,7 +74,7 @@ def test_lru_evicts_the_least_recently_released_tail_first() -> None:
     assert list(cache.lru) == [3, 2, 1, 5, 4] and cache.evictable == 5 and pool.free == 10
     assert pool.allocate(0) and cache.make_room(7)  # 5 truly free: evict 2, the oldest (3, then 2)
     assert list(cache.lru) == [1, 5, 4] and cache.evictions == 2
-    assert cache.lookup([1, 2, 3], 3) == (1, 1)  # the head survives, its chain is broken after it
+    assert cache.lookup([1, 2, 3], 3) == (1, 1, 0)  # the head survives, its chain is broken after it
     cache.check()
     assert not cache.make_room(11)
 
@@ -126,3 +126,31 @@ def test_fast_forward_equals_step_mode_with_caching(items: list, block_size: int
         assert engine.cache is not None and engine.cache.evictable <= engine.pool.total
     for f in fast.finished:
         assert f.cached_tokens <= max(0, f.request.input_tokens - 1)
+
+
+def test_host_tier_keeps_evicted_segments_and_loading_them_costs_time() -> None:
+    """A prompt evicted from a tiny HBM pool comes back from host memory: a hit, loaded over PCIe, and the
+    iteration that admits it is longer by exactly the load time."""
+    prompts = [(1, 2, 3, 4), (5, 6, 7, 8), (1, 2, 3, 4)]  # the third repeats the first after the second evicted it
+    reqs = [req(i, 64, 2, h, at_ns=i * 10_000_000) for i, h in enumerate(prompts)]
+    opts = ServingOptions(block_size=16)
+    runs = {}
+    free_load = ReplicaHarness(reqs, opts, kv_blocks=6, host_blocks=100, load_ns_per_block=0.0).run()
+    for host in (0, 100):
+        h = ReplicaHarness(reqs, opts, kv_blocks=6, host_blocks=host, load_ns_per_block=50_000).run()
+        engine = h.gpu.engine
+        assert engine.pool.used == 0 and engine.block_imbalance() == 0
+        runs[host] = {f.request.id: f for f in h.finished}
+        # r0's four segments are released tail first; r1 evicts three of them (tail first) to host memory,
+        # so r2's three-segment hit finds its head in HBM and loads the other two.
+        assert engine.counters.host_loaded_blocks == (2 if host else 0)
+    assert runs[0]["r2"].cached_tokens == 16 and runs[100]["r2"].cached_tokens == 48  # the head stayed in HBM
+    r2_free = next(f for f in free_load.finished if f.request.id == "r2")
+    assert runs[100]["r2"].first_token_ns - r2_free.first_token_ns == 2 * 50_000  # two blocks over PCIe
+    engine = ReplicaEngine(opts, 6, 100)
+    run_alone(engine, reqs[0])
+    run_alone(engine, reqs[1])  # evicts the first prompt's segments to host memory
+    assert engine.cache is not None and len(engine.cache.host) == 3
+    engine.add(reqs[2], 0)
+    plan = engine.schedule(0, fast_forward=False)
+    assert plan.loaded_blocks == 2 and engine.running[0].cached_tokens == 48 and engine.block_imbalance() == 0
