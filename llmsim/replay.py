@@ -182,8 +182,7 @@ def preflight(opts: ReplayOptions, env: Environment) -> None:
 class Cluster:
     """The actors of one run, wired together inside a Simulation."""
 
-    def __init__(self, opts: ReplayOptions, env: Environment, sim: Simulation, collector: StatsCollector,
-                 progress: Progress) -> None:
+    def __init__(self, opts: ReplayOptions, env: Environment, sim: Simulation, collector: StatsCollector) -> None:
         self.opts, self.env, self.sim = opts, env, sim
         known = hardware_ids(opts.hardware_file)
         changes = load_env_changes(opts.environment_change_file, env, known) if opts.environment_change_file else []
@@ -212,8 +211,7 @@ class Cluster:
         self.engine = GlobalEngine(
             ENGINE, workload=self.workload, router=ROUTER, resolve_model=resolve, nodes=nodes,
             node_gpu_types=gpu_types, env_changes=changes,
-            print_interval_ns=s_to_ns(progress_interval_s(opts, progress)),
-            on_progress=progress, on_gpu_stats=collector.add_gpu_stats, node_context=self.nctx,
+            on_gpu_stats=collector.add_gpu_stats, node_context=self.nctx,
             concurrency=opts.concurrency or 0, think_time_ns=s_to_ns(opts.think_time_s),
         )
         sim.add_actor(self.engine)
@@ -291,9 +289,10 @@ def run_replay(opts: ReplayOptions) -> ReplayResult:
     stats.json says `"complete": false`, and the result carries the signal.
     """
     with located_errors(opts):
+        outputs = plan_outputs(opts)
         env = build_environment(opts)
         preflight(opts, env)
-        return _replay(opts, env)
+        return _replay(opts, env, outputs)
 
 
 @contextmanager
@@ -312,19 +311,29 @@ def located_errors(opts: ReplayOptions) -> Iterator[None]:
         raise kind(f"I/O error: {err.strerror or err}", file=where) from err
 
 
-def progress_interval_s(opts: ReplayOptions, progress: Progress) -> float:
-    """--print-interval, or one simulated second when a progress line is shown by default."""
-    if opts.print_interval > 0:
-        return opts.print_interval
-    return DEFAULT_PROGRESS_INTERVAL_S if progress.enabled else 0.0
+def progress_interval_s(opts: ReplayOptions) -> float:
+    """--print-interval wall seconds between progress lines, or one second."""
+    return opts.print_interval if opts.print_interval > 0 else DEFAULT_PROGRESS_INTERVAL_S
 
 
-def _replay(opts: ReplayOptions, env: Environment) -> ReplayResult:
+def plan_outputs(opts: ReplayOptions) -> OutputSet:
+    """The run's outputs, checked (no links, no inputs, no clashes) without touching the disk."""
+    return OutputSet(opts.output_dir, enabled=opts.write_outputs, trace_detail=opts.trace_detail,
+                     trace_output=opts.trace_output, stats_output=opts.stats_output,
+                     events_output=opts.events_output, requests_output=opts.requests_output,
+                     inputs=input_files(opts))
+
+
+def input_files(opts: ReplayOptions) -> list[tuple[str, str | None]]:
+    """(option, path) of every file the run reads."""
+    return [("--input", opts.input), ("--environment", opts.environment),
+            ("--environment-change-file", opts.environment_change_file), ("--hardware-file", opts.hardware_file),
+            ("--model", opts.model), ("--default-model", opts.default_model)]
+
+
+def _replay(opts: ReplayOptions, env: Environment, outputs: OutputSet) -> ReplayResult:
     collector = StatsCollector(opts.slo_ttft_s, opts.slo_tpot_s)
-    outputs = OutputSet(opts.output_dir, enabled=opts.write_outputs, trace_detail=opts.trace_detail,
-                        trace_output=opts.trace_output, stats_output=opts.stats_output,
-                        events_output=opts.events_output, requests_output=opts.requests_output)
-    sim = Simulation(seed=opts.seed, sinks=[collector, *outputs.sinks])
+    sim = Simulation(seed=opts.seed, sinks=[collector])
     wall0 = time.perf_counter()
     progress = Progress(quiet=opts.quiet)
     gpus = Counter({t: 0 for n in env.nodes for t in n.gpu_types})
@@ -334,18 +343,25 @@ def _replay(opts: ReplayOptions, env: Environment) -> ReplayResult:
               calibration=opts.calibration, seed=opts.seed, fast_forward=not opts.step_mode,
               outputs=opts.output_dir if opts.write_outputs else None)
     with StopOnSignal(sim.stop) as stop:
+        cluster = Cluster(opts, env, sim, collector)
+        outputs.open()
         try:
-            cluster = Cluster(opts, env, sim, collector, progress)
+            for sink in outputs.sinks:
+                sim.add_sink(sink)
             sim.emit(RunStarted(t_ns=0, seed=opts.seed, description=env.description))
-            _run_to_end(sim, cluster)
-        finally:
-            progress.close()
+            progress.start(cluster.engine, progress_interval_s(opts))
+            try:
+                _run_to_end(sim, cluster)
+            finally:
+                progress.close()
             outputs.close()
-        stats = _stats(cluster, collector, sim, stop.signum, wall_s=time.perf_counter() - wall0)
-        problems = check_invariants(stats, cluster.engine.tally(), collector)
-        stats["invariants"] = {"ok": not problems, "violations": problems}
-        if opts.write_outputs:
-            outputs.write_stats(stats)
+            stats = _stats(cluster, collector, sim, stop.signum, wall_s=time.perf_counter() - wall0)
+            problems = check_invariants(stats, cluster.engine.tally(), collector)
+            stats["invariants"] = {"ok": not problems, "violations": problems}
+            outputs.commit(stats)
+        except BaseException:
+            outputs.abort()
+            raise
     sim_stats, req = stats["simulation"], stats["requests"]
     log.debug("run finished", wall_s=round(sim_stats["wall_s"], 3), simulated_s=round(sim_stats["simulated_s"], 3),
               events=sim_stats["events"], events_per_s=round(sim_stats["events"] / max(sim_stats["wall_s"], 1e-9)),
