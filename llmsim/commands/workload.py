@@ -13,6 +13,7 @@ import msgspec
 import numpy as np
 
 from llmsim.errors import OutputError
+from llmsim.output.atomic_file import atomic_output
 from llmsim.workload.arrivals import NS_PER_S, ArrivalOptions, with_arrivals
 from llmsim.workload.canonical import CanonicalRecord, to_record, write_canonical
 from llmsim.workload.cli_options import add_arrival_arguments, add_format_argument, arrival_options_from_args
@@ -129,7 +130,7 @@ def run_generate(args: argparse.Namespace) -> int:
         inputs = parse_length_spec(args.input_tokens, "input")
         outputs = parse_length_spec(args.output_tokens, "output")
         records = generate(inputs, outputs, opts)
-    count = _write(records, args.out)
+    count = _write(records, args.out, [("--lengths-from", args.lengths_from)])
     _report(count, args.out)
     return 0
 
@@ -140,15 +141,15 @@ def run_convert(args: argparse.Namespace) -> int:
     timed, requests = _is_timed(open_trace(args.trace, args.trace_format), opts)
     pairs = with_arrivals(requests, opts, np.random.default_rng(args.seed), source=args.trace)
     records = (to_record(r, round(t_ns / NS_PER_S, 9) if timed else None) for t_ns, r in pairs)
-    count = _write(records, args.out)
+    count = _write(records, args.out, [("TRACE", args.trace)])
     _report(count, args.out)
     return 0
 
 
-def _write(records: Iterable[CanonicalRecord], out: str) -> int:
-    """Stream records to a file (or stdout for "-")."""
+def _write(records: Iterable[CanonicalRecord], out: str, inputs: list[tuple[str, str | None]]) -> int:
+    """Stream records to a file (replaced only once whole) or to stdout for "-"."""
     try:
-        with _open_out(out) as handle:
+        with _open_out(out, inputs) as handle:
             return write_canonical(records, handle)
     except BrokenPipeError:
         # The reader of stdout went away (as `| head` does): stop quietly, like other tools.
@@ -159,12 +160,12 @@ def _write(records: Iterable[CanonicalRecord], out: str) -> int:
 
 
 @contextlib.contextmanager
-def _open_out(out: str) -> Iterator[IO[bytes]]:
+def _open_out(out: str, inputs: list[tuple[str, str | None]]) -> Iterator[IO[bytes]]:
     if out == "-":
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    with open(out, "wb") as handle:
+    with atomic_output(out, "--out", inputs) as handle:
         yield handle
 
 

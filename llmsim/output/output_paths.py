@@ -76,7 +76,7 @@ def check_targets(targets: list[OutputTarget], inputs: Iterable[tuple[str, str]]
         key = _identity(target.path)
         other = seen.get(key) or seen.get(("path", os.path.realpath(target.path)))
         if other is not None:
-            raise OutputError(f"is both the {other.name} and the {target.name} output", file=str(target.path),
+            raise OutputError(f"is both the {other.name} and the {target.name}", file=str(target.path),
                               field=target.option, expected="a different path for each output")
         seen[key] = target
         seen[("path", os.path.realpath(target.path))] = target
@@ -86,6 +86,6 @@ def check_targets(targets: list[OutputTarget], inputs: Iterable[tuple[str, str]]
         key = _identity(Path(given))
         clash = seen.get(key) or seen.get(("path", os.path.realpath(given)))
         if clash is not None:
-            raise OutputError(f"is the {clash.name} output and also the {option} input; the run would overwrite "
-                              "its own input", file=str(clash.path), field=clash.option,
+            raise OutputError(f"is the {option} input; writing the {clash.name} here would overwrite it",
+                              file=str(clash.path), field=clash.option,
                               expected="an output path that is not an input")

@@ -10,7 +10,6 @@ outputs untouched.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,25 +17,17 @@ from typing import Any
 import orjson
 
 from llmsim.errors import OutputError
+from llmsim.output.atomic_file import temp_beside
 from llmsim.output.chrome_trace import DEFAULT_DETAIL, ChromeTraceWriter
 from llmsim.output.event_log import EventLogWriter
 from llmsim.output.folder_lock import FolderLock
 from llmsim.output.output_paths import OutputTarget, check_file, check_folder, check_targets
 from llmsim.output.requests_log import RequestsWriter
 
-TEMP_SUFFIX = ".llmsim-tmp"
-
-
 def _target(out_dir: Path, name: str, given: str | None, default: str, option: str) -> OutputTarget:
     if given:
         return OutputTarget(name, Path(given), option)
     return OutputTarget(name, out_dir / default, "--output-dir")
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 class OutputSet:
@@ -48,10 +39,10 @@ class OutputSet:
                  inputs: Iterable[tuple[str, str | None]] = ()) -> None:
         self.dir = Path(out_dir)
         self.enabled, self.trace_detail = enabled, trace_detail
-        self.events = _target(self.dir, "events", events_output, "events.jsonl", "--events-output")
-        self.requests = _target(self.dir, "requests", requests_output, "requests.jsonl", "--requests-output")
-        self.trace = _target(self.dir, "trace", trace_output, "trace.json", "--trace-output")
-        self.stats = _target(self.dir, "stats", stats_output, "stats.json", "--stats-output")
+        self.events = _target(self.dir, "events output", events_output, "events.jsonl", "--events-output")
+        self.requests = _target(self.dir, "requests output", requests_output, "requests.jsonl", "--requests-output")
+        self.trace = _target(self.dir, "trace output", trace_output, "trace.json", "--trace-output")
+        self.stats = _target(self.dir, "stats output", stats_output, "stats.json", "--stats-output")
         self.events_path, self.requests_path = self.events.path, self.requests.path
         self.trace_path, self.stats_path = self.trace.path, self.stats.path
         self.sinks: list[Any] = []
@@ -118,13 +109,8 @@ class OutputSet:
             self._created.append(path)
 
     def _temp(self, target: OutputTarget) -> Path:
-        fd, name = tempfile.mkstemp(prefix=f".{target.path.name}.", suffix=TEMP_SUFFIX, dir=target.path.parent)
-        try:
-            os.fchmod(fd, 0o666 & ~_umask())
-        finally:
-            os.close(fd)
-        self._temps[target.name] = Path(name)
-        return Path(name)
+        path = self._temps[target.name] = temp_beside(target.path)
+        return path
 
     def close(self) -> None:
         """Flush and close every writer (whole lines, valid JSON); files stay temporary until commit."""

@@ -75,7 +75,7 @@ def test_an_output_that_is_the_input_is_refused(run_dir: Path, args: tuple[str, 
 def test_two_outputs_on_one_path_are_refused(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     same = str(run_dir / "x.json")
     assert replay(run_dir, "-o", str(run_dir / "out"), "--trace-output", same, "--stats-output", same) == 2
-    assert "both the trace and the stats output" in capsys.readouterr().err
+    assert "both the trace output and the stats output" in capsys.readouterr().err
     assert not (run_dir / "out").exists() and not (run_dir / "x.json").exists()
 
 
@@ -123,3 +123,17 @@ def test_an_output_that_is_not_a_regular_file_is_refused(run_dir: Path, kind: st
     before = snapshot(run_dir)
     assert replay(run_dir, "-o", str(run_dir / "out"), "--stats-output", str(target)) == EXIT_BAD_INPUT
     assert snapshot(run_dir) == before
+
+
+@pytest.mark.parametrize("command", [["generate", "--count", "3", "--model", "m"], ["convert", "{d}/t.jsonl"]])
+def test_generate_and_convert_refuse_links_and_their_input(run_dir: Path, command: list[str]) -> None:
+    """`-o` onto a symlink or onto the trace being converted is refused and changes nothing."""
+    (run_dir / "victim").write_text("keep\n")
+    (run_dir / "lk").symlink_to(run_dir / "victim")
+    args = [a.replace("{d}", str(run_dir)) for a in command]
+    for out in ("lk", "t.jsonl") if command[0] == "convert" else ("lk",):
+        before = snapshot(run_dir)
+        assert main([*args, "-o", str(run_dir / out)]) == EXIT_BAD_INPUT
+        assert snapshot(run_dir) == before
+    assert main([*args, "-o", str(run_dir / "new.jsonl")]) == 0
+    assert not [p for p in run_dir.iterdir() if p.name.endswith(".llmsim-tmp")]
