@@ -12,6 +12,7 @@ from typing import IO
 import msgspec
 import numpy as np
 
+from llmsim.commands.argtypes import MAX_SECONDS, SEED, float_range, int_range
 from llmsim.errors import OutputError
 from llmsim.output.atomic_file import atomic_output
 from llmsim.workload.arrivals import NS_PER_S, ArrivalOptions, with_arrivals
@@ -39,7 +40,7 @@ def _register_stats(subparsers: argparse._SubParsersAction) -> None:  # type: ig
     stats.add_argument("trace", metavar="TRACE")
     add_format_argument(stats)
     add_arrival_arguments(stats)
-    stats.add_argument("--seed", type=int, default=0, help="random seed for --arrival-rate (default 0)")
+    stats.add_argument("--seed", type=SEED, default=0, help="random seed for --arrival-rate (default 0)")
     stats.add_argument("--json", action="store_true", help="print the figures as JSON")
     stats.add_argument("--plot", metavar="FILE.png", help="also draw rate over time and length histograms (needs matplotlib)")
     stats.set_defaults(handler=run_stats)
@@ -48,20 +49,20 @@ def _register_stats(subparsers: argparse._SubParsersAction) -> None:  # type: ig
 
 def _register_generate(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gen = subparsers.add_parser("generate", help="write a synthetic trace in the canonical format")
-    gen.add_argument("--count", type=int, metavar="N", help="number of requests")
-    gen.add_argument("--duration", type=float, metavar="S", help="generate arrivals for S seconds")
+    gen.add_argument("--count", type=int_range(1, 10**9), metavar="N", help="number of requests")
+    gen.add_argument("--duration", type=float_range(0, MAX_SECONDS, above_low=True), metavar="S", help="generate arrivals for S seconds")
     gen.add_argument("--input-tokens", default="lognormal:1000:1000", metavar="SPEC",
                      help=f"prompt length distribution: {SPEC_HELP} (default lognormal:1000:1000)")
     gen.add_argument("--output-tokens", default="lognormal:250:250", metavar="SPEC",
                      help="output length distribution, same forms (default lognormal:250:250)")
     gen.add_argument("--lengths-from", metavar="TRACE",
                      help="resample (input, output) pairs jointly from this trace instead")
-    gen.add_argument("--max-tokens", type=int, metavar="N", help="clip every length to at most N")
-    gen.add_argument("--arrival-rate", type=float, default=1.0, metavar="R", help="requests/s (default 1)")
-    gen.add_argument("--burstiness", type=float, metavar="CV", help="Gamma gaps with this CV (default Poisson)")
+    gen.add_argument("--max-tokens", type=int_range(1, 10_000_000), metavar="N", help="clip every length to at most N")
+    gen.add_argument("--arrival-rate", type=float_range(0, 1e9, above_low=True), default=1.0, metavar="R", help="requests/s (default 1)")
+    gen.add_argument("--burstiness", type=float_range(1e-3, 100), metavar="CV", help="Gamma gaps with this CV (default Poisson)")
     gen.add_argument("--untimed", action="store_true", help="write no arrival times")
     gen.add_argument("--model", help="model name written on every request")
-    gen.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    gen.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
     gen.add_argument("-o", "--out", default="-", metavar="FILE", help="output file (default stdout)")
     gen.set_defaults(handler=run_generate)
 
@@ -71,7 +72,7 @@ def _register_convert(subparsers: argparse._SubParsersAction) -> None:  # type: 
     conv.add_argument("trace", metavar="TRACE")
     add_format_argument(conv)
     add_arrival_arguments(conv)
-    conv.add_argument("--seed", type=int, default=0, help="random seed for --arrival-rate (default 0)")
+    conv.add_argument("--seed", type=SEED, default=0, help="random seed for --arrival-rate (default 0)")
     conv.add_argument("-o", "--out", default="-", metavar="FILE", help="output file (default stdout)")
     conv.set_defaults(handler=run_convert)
 

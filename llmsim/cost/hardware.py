@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from importlib import resources
-from pathlib import Path
 
 import msgspec
 
 from llmsim.errors import ConfigError, InputFileError, UnknownHardwareError
+from llmsim.inputs import read_document
 
 
 class Hardware(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,9 +37,19 @@ class Hardware(msgspec.Struct, frozen=True, kw_only=True):
                 field="interconnect",
                 expected="nvlink or pcie",
             )
-        for field in ("memory_bytes", "hbm_bandwidth_bytes_per_s", "peak_fp16_flops"):
-            if getattr(self, field) <= 0:
-                raise ConfigError(f"GPU {self.id!r}: must be > 0", field=field)
+        for field in _POSITIVE:
+            value = getattr(self, field)
+            if not 0 < value < math.inf:
+                raise ConfigError(f"GPU {self.id!r}: {field} is {value}", field=field, expected="a finite number > 0")
+        for field in _NON_NEGATIVE:
+            value = getattr(self, field)
+            if not 0 <= value < math.inf:
+                raise ConfigError(f"GPU {self.id!r}: {field} is {value}", field=field, expected="a finite number >= 0")
+
+
+_POSITIVE = ("memory_bytes", "hbm_bandwidth_bytes_per_s", "peak_fp16_flops", "interconnect_bandwidth_bytes_per_s",
+             "pcie_bandwidth_bytes_per_s")
+_NON_NEGATIVE = ("peak_fp8_flops", "peak_int8_flops", "onchip_buffer_bytes", "interconnect_latency_s")
 
 
 class _Table(msgspec.Struct):
@@ -49,11 +60,26 @@ class _Table(msgspec.Struct):
 def _decode_table(data: bytes, where: str) -> dict[str, Hardware]:
     try:
         table = msgspec.json.decode(data, type=_Table)
+    except ConfigError as err:
+        index = next((i for i, gpu in enumerate(_raw_gpus(data)) if err.message.startswith(f"GPU {gpu!r}")), None)
+        err.file = where
+        err.field = f"gpus[{index}].{err.field}" if index is not None else err.field
+        raise
+    except RecursionError:
+        raise InputFileError("JSON nested too deeply", file=where, expected="a hardware table") from None
     except msgspec.ValidationError as err:
         raise ConfigError(f"invalid hardware table: {err}", file=where) from None
     except msgspec.DecodeError as err:
         raise InputFileError(f"not valid JSON: {err}", file=where) from None
     return {gpu.id: gpu for gpu in table.gpus}
+
+
+def _raw_gpus(data: bytes) -> list[object]:
+    """The ids of a table's GPU objects, in order (to name the one that failed)."""
+    try:
+        return [g.get("id") if isinstance(g, dict) else None for g in json.loads(data).get("gpus", [])]
+    except (ValueError, AttributeError):
+        return []
 
 
 @functools.lru_cache(maxsize=1)
@@ -65,15 +91,14 @@ def _shipped() -> dict[str, Hardware]:
 @functools.lru_cache(maxsize=16)
 def _user_table(path: str) -> dict[str, Hardware]:
     """A user file holds either {"gpus": [...]} or a bare list of GPU objects."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as err:
-        raise InputFileError(f"cannot read hardware file: {err.strerror}", file=path) from None
+    raw = read_document(path)
     try:
         if isinstance(json.loads(raw), list):
             raw = b'{"gpus": ' + raw + b"}"
     except ValueError as err:
         raise InputFileError(f"not valid JSON: {err}", file=path) from None
+    except RecursionError:
+        raise InputFileError("JSON nested too deeply", file=path, expected="a hardware table") from None
     return _decode_table(raw, path)
 
 

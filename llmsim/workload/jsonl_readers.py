@@ -31,6 +31,8 @@ def iter_json_objects(path: str) -> Iterator[tuple[LineContext, dict[str, Any]]]
         ctx = LineContext(path, line_no)
         try:
             obj = _DECODER.decode(text)
+        except RecursionError:
+            raise ctx.error("JSON nested too deeply", expected="one flat JSON object per line") from None
         except msgspec.DecodeError:
             if not text.endswith("\n"):
                 raise ctx.error("truncated last line", expected="a complete JSON object") from None
