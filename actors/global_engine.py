@@ -14,6 +14,7 @@ import msgspec
 from actors.node import NodeActor, NodeContext
 from llmsim.config.changes import EnvChange
 from llmsim.config.environment import NodeSpec
+from llmsim.errors import LlmsimError
 from llmsim.kernel.actor import Actor, handles
 from llmsim.kernel.clock import s_to_ns
 from llmsim.output.events import RequestArrived, end_event
@@ -93,7 +94,11 @@ class GlobalEngine(Actor):
         req = msg.request
         self.pending -= 1
         self.entered += 1
-        model = self.resolve_model(req.model or None)
+        try:
+            model = self.resolve_model(req.model or None)
+        except LlmsimError as err:  # no model to take (a refused run): name the trace line
+            err.line = req.line
+            raise
         self.ctx.emit(RequestArrived(t_ns=self.ctx.now, request_id=req.id, model=model or req.model,
                                      input_tokens=req.input_tokens, output_tokens=req.output_tokens))
         if model is None:

@@ -13,8 +13,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
 from llmsim.config import EnvChange, Environment, ServingOptions
-from llmsim.cost import Precision, get_hardware, load_model_spec, resolve_model_name
+from llmsim.cost import Precision, get_hardware
 from llmsim.errors import InputFileError, LlmsimError, TraceError, UnknownModelError
+from llmsim.inputs import bounded_lines, open_input
 from llmsim.memory.sizing import gpu_memory_bytes
 from llmsim.workload import TraceRequest
 
@@ -51,9 +52,10 @@ class TokenFilter:
     """Passes (arrival_ns, request) through, skipping (or, strict, refusing) bad token counts."""
 
     def __init__(self, requests: Iterable[tuple[int, TraceRequest]], *, strict: bool,
-                 on_skip: Callable[[TraceRequest, str], None]) -> None:
+                 on_skip: Callable[[TraceRequest, str], None],
+                 on_slo: Callable[[TraceRequest], None] | None = None) -> None:
         self._requests = iter(requests)
-        self._strict, self._on_skip = strict, on_skip
+        self._strict, self._on_skip, self._on_slo = strict, on_skip, on_slo
         self.skipped = 0
 
     def __iter__(self) -> Iterator[tuple[int, TraceRequest]]:
@@ -64,6 +66,8 @@ class TokenFilter:
             arrival_ns, tr = next(self._requests)
             problem = token_problem(tr)
             if problem is None:
+                if (tr.slo_ttft_s is not None or tr.slo_tpot_s is not None) and self._on_slo is not None:
+                    self._on_slo(tr)
                 return arrival_ns, tr
             field, message, reason = problem
             if self._strict:
@@ -108,10 +112,10 @@ def fits_somewhere(model: str, offers: list[GpuOffer], serving: ServingOptions, 
 
 
 class ModelChecker:
-    """Checks each distinct model name once: known, and fits some GPU of the cluster."""
+    """Checks each distinct model name once: known (by `canonical`), and fits some GPU of the cluster."""
 
-    def __init__(self, fits: Callable[[str], bool]) -> None:
-        self._fits = fits
+    def __init__(self, fits: Callable[[str], bool], canonical: Callable[[str], str]) -> None:
+        self._fits, self._canonical = fits, canonical
         self._checked: set[str] = set()
 
     def check(self, name: str, line: int | None, field: str) -> None:
@@ -119,8 +123,7 @@ class ModelChecker:
         if name in self._checked:
             return
         try:
-            load_model_spec(name)
-            canonical = resolve_model_name(name)
+            canonical = self._canonical(name)
         except UnknownModelError as err:
             err.line, err.field = line, field
             raise
@@ -133,7 +136,7 @@ class ModelChecker:
 
 
 def strict_prepass(requests: Iterable[tuple[int, TraceRequest]], checker: ModelChecker, *,
-                   override: str | None, default_model: str) -> int:
+                   override: str | None, name_for: Callable[[str | None], str]) -> int:
     """Stream every request once: token counts and models; return how many requests were read."""
     count = 0
     for _, tr in requests:
@@ -142,21 +145,30 @@ def strict_prepass(requests: Iterable[tuple[int, TraceRequest]], checker: ModelC
         if problem is not None:
             raise token_error(tr, problem[0], problem[1])
         if override is None:
-            checker.check(tr.model or default_model, tr.line, "model")
+            checker.check(at_line(name_for, tr), tr.line, "model")
     return count
+
+
+def at_line(name_for: Callable[[str | None], str], tr: TraceRequest) -> str:
+    """The model name to use for `tr`, an error located at its line when there is none."""
+    try:
+        return name_for(tr.model)
+    except LlmsimError as err:
+        err.line = tr.line
+        raise
 
 
 # ---- locating UTF-8 errors ----------------------------------------------------------------------
 def first_non_utf8_line(path: str) -> int | None:
     """1-based number of the first line that is not valid UTF-8 (streamed; None if all are)."""
     try:
-        with open(path, "rb") as handle:
-            for lineno, raw in enumerate(handle, start=1):
+        with open_input(path) as handle:
+            for lineno, raw in bounded_lines(handle, path):
                 try:
                     raw.decode("utf-8")
                 except UnicodeDecodeError:
                     return lineno
-    except OSError:
+    except (OSError, LlmsimError):
         return None
     return None
 

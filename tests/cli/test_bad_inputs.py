@@ -23,11 +23,12 @@ class Case(NamedTuple):
 
 
 ENV = ("-e", "{d}/env.json")
+MODEL = ("--default-model", "llama-3.1-8b-instruct")  # the test traces name no model
 
 
 def trace(name: str, *more: str) -> tuple[str, ...]:
-    """Replay the trace `name` on the one-A100 environment."""
-    return ("-i", "{d}/" + name, *ENV, *more)
+    """Replay the trace `name` on the one-A100 environment, model-less requests served by Llama-3.1-8B."""
+    return ("-i", "{d}/" + name, *ENV, *MODEL, *more)
 
 
 CASES = [
@@ -125,4 +126,4 @@ def test_debug_shows_the_traceback(inputs: Path, cli) -> None:  # type: ignore[n
 
     with pytest.raises(TraceError):
         cli("--debug", "replay", "-q", "-i", str(inputs / "not_json.jsonl"), "-e", str(inputs / "env.json"),
-            "-o", str(inputs / "out"))
+            *MODEL, "-o", str(inputs / "out"))

@@ -55,7 +55,7 @@ def test_signal_stops_a_long_replay_cleanly(tmp_path: Path, sig: signal.Signals,
     write_long_trace(trace)
     env = {**os.environ, "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "llmsim", "replay", "-q", "-i", str(trace), "--n-engines", "2",
-                             "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                             "--default-model", "llama-3.1-8b-instruct", "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
         wait_for_output(out / "events.jsonl", proc)
         time.sleep(0.5)
