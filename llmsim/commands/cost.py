@@ -7,7 +7,7 @@ import argparse
 import orjson
 
 from llmsim.commands.argtypes import int_range
-from llmsim.errors import UsageError
+from llmsim.errors import UnknownHardwareError, UnknownModelError, UsageError
 
 
 def add_model_args(parser: argparse.ArgumentParser, *, model_required: bool = True) -> None:
@@ -37,8 +37,16 @@ def build_cost_model(args: argparse.Namespace):  # noqa: ANN201 - CostModel, imp
     from llmsim.cost import CostModel, get_hardware, load_model_spec, precision_from_dtype
 
     positive(args, "tp", "batch", "input_len", "context_len")
-    hw = get_hardware(args.hardware, args.hardware_file)
-    spec = load_model_spec(args.model)
+    try:
+        hw = get_hardware(args.hardware, args.hardware_file)
+    except UnknownHardwareError as err:
+        err.field = err.field or "--hardware"
+        raise
+    try:
+        spec = load_model_spec(args.model)
+    except UnknownModelError as err:
+        err.field = err.field or "--model"
+        raise
     calibration = None if args.calibration == "none" else args.calibration
     return CostModel(spec, hw, tp=args.tp, precision=precision_from_dtype(args.dtype), calibration=calibration)
 
