@@ -158,7 +158,15 @@ def is_shipped_name(name: str) -> bool:
     return _shipped_name(name) is not None
 
 
+# Canonical name -> config file of each local model loaded by path, so that the canonical name
+# (what deployments, replicas and statistics carry) finds the same file from any working folder.
+_LOCAL_CONFIGS: dict[str, Path] = {}
+
+
 def _local_path(name_or_path: str) -> Path | None:
+    known = _LOCAL_CONFIGS.get(name_or_path)
+    if known is not None:
+        return known
     path = Path(name_or_path).expanduser()
     if path.is_file():
         return path
@@ -183,6 +191,8 @@ def resolve_model_name(name_or_path: str) -> str:
         return shipped
     local = _local_path(name_or_path)
     if local is not None:
+        if name_or_path in _LOCAL_CONFIGS:
+            return name_or_path
         folder = local.parent.name if local.name == "config.json" else local.stem
         return folder or local.stem
     raise _unknown(name_or_path)
@@ -306,6 +316,8 @@ def load_model_spec(name_or_path: str) -> ModelSpec:
     """The ModelSpec for a shipped name, a Hugging Face id alias, or a local config folder/file."""
     path = _config_file(name_or_path)
     name = resolve_model_name(name_or_path)
+    if _shipped_name(name_or_path) is None:
+        _LOCAL_CONFIGS.setdefault(name, path.resolve())
     data = _read_bytes(path)
     key = spec_cache.cache_key(name, data)
     spec = spec_cache.load(key)
