@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 
 from llmsim.commands.argtypes import MAX_SECONDS, SEED, float_range, int_range, positive_float, positive_int
+from llmsim.errors import UsageError
 from llmsim.interrupt import exit_status
 from llmsim.options import ReplayOptions
 from llmsim.output.chrome_trace import DEFAULT_DETAIL, DETAIL_LEVELS
@@ -75,9 +76,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--environment", "-e", help="cluster description env.json")
     p.add_argument("--environment-change-file", help="JSONL of GPU additions/removals over time")
     p.add_argument("--n-engines", type=int_range(1, 65_536), help="legacy mode: N identical single-GPU engines (or TP groups)")
-    p.add_argument("--hardware", default="nvidia_A100", help="GPU id for --n-engines (default nvidia_A100)")
+    p.add_argument("--hardware", help="GPU id for --n-engines (default nvidia_A100)")
     p.add_argument("--hardware-file", help="JSON file adding GPU types to the hardware table")
-    p.add_argument("--tp", type=_tp, default=1, help="tensor-parallel degree in --n-engines mode")
+    p.add_argument("--tp", type=_tp, help="tensor-parallel degree in --n-engines mode (default 1)")
     p.add_argument("--dtype", choices=["fp16", "bf16", "fp8", "int8", "int4"], help="precision of every deployment")
     p.add_argument("--model", help="override every request's model (known name, or folder/file with config.json)")
     p.add_argument("--default-model",
@@ -130,12 +131,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def options_from_args(args: argparse.Namespace) -> ReplayOptions:
     """Build ReplayOptions; with no input and no cluster, the bundled example."""
     example = args.input is None and args.environment is None and args.n_engines is None
+    _legacy_only(args, example)
     slo = args.slo or {}
     return ReplayOptions(
         input=args.input or str(EXAMPLES / "trace.jsonl"),
         environment=str(EXAMPLES / "env.json") if example else args.environment,
-        environment_change_file=args.environment_change_file, n_engines=args.n_engines, hardware=args.hardware,
-        hardware_file=args.hardware_file, tp=args.tp, dtype=args.dtype, model=args.model,
+        environment_change_file=args.environment_change_file, n_engines=args.n_engines,
+        hardware=args.hardware or "nvidia_A100", hardware_file=args.hardware_file, tp=args.tp or 1, dtype=args.dtype, model=args.model,
         default_model=args.default_model, trace_format=args.trace_format,
         arrival_rate=args.arrival_rate if args.arrival_rate is not None or not example or args.concurrency else EXAMPLE_RATE,
         burstiness=args.burstiness, arrival_process=args.arrival_process, time_scale=args.time_scale,
@@ -151,6 +153,17 @@ def options_from_args(args: argparse.Namespace) -> ReplayOptions:
         block_size=args.block_size, gpu_memory_utilization=args.gpu_memory_utilization,
         enable_chunked_prefill=args.enable_chunked_prefill, scheduling=args.scheduling, slo_ttft_s=slo.get("ttft"), slo_tpot_s=slo.get("tpot"),
     )
+
+
+def _legacy_only(args: argparse.Namespace, example: bool) -> None:
+    """--hardware and --tp shape the --n-engines cluster; with env.json they would be ignored: refuse them."""
+    if args.n_engines is not None:
+        return
+    for option, value in (("--hardware", args.hardware), ("--tp", args.tp)):
+        if value is not None:
+            where = "the bundled example's env.json" if example else "env.json"
+            raise UsageError(f"{option} applies to --n-engines clusters only; {where} sets each node's GPUs",
+                             field=option, expected="--n-engines N with it, or the GPUs and tp in env.json")
 
 
 def summary_lines(stats: dict, out_dir: str) -> list[str]:  # type: ignore[type-arg]

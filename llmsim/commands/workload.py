@@ -13,7 +13,7 @@ import msgspec
 import numpy as np
 
 from llmsim.commands.argtypes import MAX_SECONDS, SEED, float_range, int_range
-from llmsim.errors import OutputError
+from llmsim.errors import LlmsimError, OutputError
 from llmsim.output.atomic_file import atomic_output
 from llmsim.workload.arrivals import NS_PER_S, ArrivalOptions, with_arrivals
 from llmsim.workload.canonical import CanonicalRecord, to_record, write_canonical
@@ -102,7 +102,11 @@ def run_stats(args: argparse.Namespace) -> int:
     opts = arrival_options_from_args(args)
     fmt = detect_format(args.trace) if args.trace_format == "auto" else args.trace_format
     timed, requests = _is_timed(open_trace(args.trace, fmt), opts)
-    columns = collect(with_arrivals(requests, opts, np.random.default_rng(args.seed), source=args.trace))
+    try:
+        columns = collect(with_arrivals(requests, opts, np.random.default_rng(args.seed), source=args.trace))
+    except LlmsimError as err:
+        err.file = err.file or args.trace
+        raise
     stats = compute_stats(columns, timed=timed)
     if args.json:
         print(msgspec.json.encode(stats).decode())

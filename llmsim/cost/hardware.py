@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from importlib import resources
 
 import msgspec
@@ -37,19 +36,22 @@ class Hardware(msgspec.Struct, frozen=True, kw_only=True):
                 field="interconnect",
                 expected="nvlink or pcie",
             )
-        for field in _POSITIVE:
+        for field, (low, high) in _RANGES.items():
             value = getattr(self, field)
-            if not 0 < value < math.inf:
-                raise ConfigError(f"GPU {self.id!r}: {field} is {value}", field=field, expected="a finite number > 0")
-        for field in _NON_NEGATIVE:
-            value = getattr(self, field)
-            if not 0 <= value < math.inf:
-                raise ConfigError(f"GPU {self.id!r}: {field} is {value}", field=field, expected="a finite number >= 0")
+            if not low <= value <= high:  # NaN fails too
+                side = f">= {low:g}"
+                raise ConfigError(f"GPU {self.id!r}: {field} is {value}", field=field,
+                                  expected=f"a number {side} and <= {high:g}")
 
 
-_POSITIVE = ("memory_bytes", "hbm_bandwidth_bytes_per_s", "peak_fp16_flops", "interconnect_bandwidth_bytes_per_s",
-             "pcie_bandwidth_bytes_per_s")
-_NON_NEGATIVE = ("peak_fp8_flops", "peak_int8_flops", "onchip_buffer_bytes", "interconnect_latency_s")
+# Plausible ranges of a GPU's figures: outside them, iteration times overflow or divide by zero.
+_RANGES: dict[str, tuple[float, float]] = {
+    "memory_bytes": (1e6, 1e15), "hbm_bandwidth_bytes_per_s": (1e6, 1e18), "peak_fp16_flops": (1e6, 1e21),
+    "interconnect_bandwidth_bytes_per_s": (1e6, 1e18), "pcie_bandwidth_bytes_per_s": (1e6, 1e18),
+    "peak_fp8_flops": (0, 1e21), "peak_int8_flops": (0, 1e21), "onchip_buffer_bytes": (0, 1e12),
+    "interconnect_latency_s": (0, 1.0),
+}
+
 
 
 class _Table(msgspec.Struct):

@@ -10,6 +10,7 @@ from typing import NamedTuple
 import msgspec
 import numpy as np
 
+from llmsim.errors import TraceError
 from llmsim.workload.arrivals import NS_PER_S
 from llmsim.workload.request import TraceRequest
 
@@ -80,8 +81,13 @@ def collect(arrivals: Iterable[tuple[int, TraceRequest]]) -> TraceColumns:
     models: Counter[str] = Counter()
     for t_ns, request in arrivals:
         arrival_ns.append(t_ns)
-        inputs.append(request.input_tokens)
-        outputs.append(request.output_tokens)
+        try:
+            inputs.append(request.input_tokens)
+            outputs.append(request.output_tokens)
+        except OverflowError:
+            field = "output_tokens" if len(inputs) > len(outputs) else "input_tokens"
+            raise TraceError(f"token count {getattr(request, field)} is beyond any integer llmsim counts",
+                             line=request.line, field=field, expected="an integer below 2**63") from None
         models[request.model or "(none)"] += 1
     return TraceColumns(
         np.frombuffer(arrival_ns, dtype=np.int64),
