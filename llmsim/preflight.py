@@ -111,6 +111,43 @@ def fits_somewhere(model: str, offers: list[GpuOffer], serving: ServingOptions, 
                for offer in offers)
 
 
+def check_deployments_fit(env: Environment, path: str, serving_override: Callable[[ServingOptions], ServingOptions]
+                          | None, dtype_precision: Precision | None, calibration: str | None,
+                          hardware_file: str | None) -> None:
+    """Every start-up deployment's model fits (weights and some KV cache) at its tp on some GPU type of
+    its node, as the node will size it; else a ConfigError saying what would fit."""
+    from llmsim.errors import ConfigError
+    from llmsim.memory.sizing import size_replica
+
+    for i, node in enumerate(env.nodes):
+        for j, dep in enumerate(node.deployments):
+            serving = dep.serving or env.defaults
+            serving = serving_override(serving) if serving_override is not None else serving
+            precision = dtype_precision or dep.precision
+            reasons, smallest = [], None
+            for gpu_type, count in zip(node.gpu_types, node.gpu_count_per_type):
+                if count < dep.tp:
+                    continue
+                memory = gpu_memory_bytes(node, gpu_type, hardware_file)
+                _, plan = size_replica(dep.model, gpu_type, gpus=count, memory_bytes=memory, opts=serving,
+                                       precision=precision, calibration=calibration, hardware_file=hardware_file,
+                                       tp=dep.tp, interconnect=node.interconnect)
+                if plan.fits:
+                    break
+                reasons.append(f"{gpu_type}: {plan.reason}")
+                wider, wider_plan = size_replica(dep.model, gpu_type, gpus=count, memory_bytes=memory, opts=serving,
+                                                 precision=precision, calibration=calibration,
+                                                 hardware_file=hardware_file, interconnect=node.interconnect)
+                if wider_plan.fits and wider.tp <= count:
+                    smallest = wider.tp if smallest is None else min(smallest, wider.tp)
+            else:
+                if reasons:
+                    expected = (f"tp {smallest} (fits this node)" if smallest is not None
+                                else "a smaller model, a lower precision, or bigger GPUs")
+                    raise ConfigError(f"{dep.model} does not fit at tp {dep.tp}: " + "; ".join(reasons), file=path,
+                                      field=f"nodes[{i}].deployments[{j}]", expected=expected)
+
+
 class ModelChecker:
     """Checks each distinct model name once: known (by `canonical`), and fits some GPU of the cluster."""
 

@@ -33,7 +33,7 @@ from llmsim.output.progress import Progress
 from llmsim.output.stats import StatsCollector, build_stats
 from llmsim.policies import create_reprovisioning_policy, create_routing_policy
 from llmsim.preflight import (
-    TokenFilter, ModelChecker, fits_somewhere, gpu_offers, locate_utf8_error, strict_prepass,
+    TokenFilter, ModelChecker, check_deployments_fit, fits_somewhere, gpu_offers, locate_utf8_error, strict_prepass,
 )
 from llmsim.workload import ArrivalOptions, TraceRequest, open_trace, with_arrivals
 from protocols.control import Finalize
@@ -68,6 +68,9 @@ def build_environment(opts: ReplayOptions) -> Environment:
         env = load_environment(opts.environment, known)
         _check_deployment_models(env, opts.environment)
         _check_interconnects(env, opts.environment, opts.hardware_file)
+        check_deployments_fit(env, opts.environment, serving_override(opts),
+                              precision_from_dtype(opts.dtype) if opts.dtype else None, opts.calibration,
+                              opts.hardware_file)
         return env
     if opts.hardware not in known:
         raise UsageError(f"unknown GPU id {opts.hardware!r}", field="--hardware", expected="one of " + ", ".join(known))

@@ -63,6 +63,9 @@ FILES: dict[str, bytes] = {
                                                 "gpu_count_per_type": [2],
                                                 "deployments": [{"model": "llama-3.1-8b-instruct",
                                                                  "replicas": 5}]}]}).encode(),
+    "env_70b_tp1.json": json.dumps({"nodes": [{"node_id": 1, "gpu_types": ["nvidia_A100"],
+                                               "gpu_count_per_type": [8],
+                                               "deployments": [{"model": "llama-2-70b-hf", "tp": 1}]}]}).encode(),
     "env_deep.json": ('{"nodes": ' + "[" * 100_000 + "]" * 100_000 + "}").encode(),
     "env_two_models.json": json.dumps({"nodes": [
         {"node_id": 1, "gpu_types": ["nvidia_A100"], "gpu_count_per_type": [1],

@@ -107,6 +107,8 @@ CASES = [
     Case("--tp in legacy mode without a model", ("-i", "{d}/ok.jsonl", "--n-engines", "1", "--tp", "2"), "--tp"),
     Case("deployment tp larger than the node", ("-i", "{d}/ok.jsonl", "-e", "{d}/env_tp_too_big.json"),
          "env_tp_too_big.json", None, "nodes[0].deployments[0].tp"),
+    Case("deployed model too big at its tp", ("-i", "{d}/ok.jsonl", "-e", "{d}/env_70b_tp1.json"),
+         "env_70b_tp1.json", None, "nodes[0].deployments[0]"),
     Case("more replicas than GPUs", ("-i", "{d}/ok.jsonl", "-e", "{d}/env_replicas.json"), "env_replicas.json",
          None, "nodes[0].deployments[0].replicas"),
     Case("--seed negative", trace("ok.jsonl", "--seed=-1"), "--seed"),

@@ -104,3 +104,16 @@ def test_long_line_without_newline_is_refused_in_bounded_memory(tmp_path: Path,
         assert main(command) == EXIT_BAD_INPUT
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "line longer than" in err[0] and "big.jsonl:1" in err[0], err
+
+
+def test_a_deployment_too_big_for_its_tp_is_refused_saying_what_fits(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """70B at tp 1 on A100-40GB used to run with every request failed; now it is refused naming tp 4."""
+    env = tmp_path / "env.json"
+    env.write_text(json.dumps({"nodes": [{"node_id": 1, "gpu_types": ["nvidia_A100"], "gpu_count_per_type": [8],
+                                          "deployments": [{"model": "llama-2-70b-hf", "tp": 1}]}]}))
+    (tmp_path / "t.jsonl").write_text('{"input_tokens": 10, "output_tokens": 5}\n')
+    assert main(["replay", "-q", "-i", str(tmp_path / "t.jsonl"), "-e", str(env), "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "nodes[0].deployments[0]" in err and "does not fit at tp 1" in err and "expected tp 4" in err, err
+    assert not (tmp_path / "o").exists()
