@@ -117,3 +117,17 @@ def test_a_deployment_too_big_for_its_tp_is_refused_saying_what_fits(tmp_path: P
     err = capsys.readouterr().err
     assert "nodes[0].deployments[0]" in err and "does not fit at tp 1" in err and "expected tp 4" in err, err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("removed_at", [1.0, 12.0])  # while the model loads, and once it serves
+def test_capacity_that_comes_back_serves_the_waiting_requests(tmp_path: Path, removed_at: float) -> None:
+    """The node's only GPU is removed, then added back: requests waiting meanwhile are served, not no_capacity."""
+    env = tmp_path / "env.json"
+    env.write_text(json.dumps({"nodes": [{"node_id": 1, "gpu_types": ["nvidia_A100"], "gpu_count_per_type": [1]}]}))
+    changes = tmp_path / "changes.jsonl"
+    changes.write_text(f'{{"timestamp": {removed_at}, "gpu_name": "nvidia_A100", "amount": -1}}\n'
+                       f'{{"timestamp": {removed_at + 5}, "gpu_name": "nvidia_A100", "amount": 1}}\n')
+    lines = [{"input_tokens": 100, "output_tokens": 10, "model": MODEL, "arrival_s": t}
+             for t in (0.0, removed_at + 1, removed_at + 2, removed_at + 8)]
+    stats = run(tmp_path, lines, "-e", str(env), "--environment-change-file", str(changes))
+    assert stats["requests"]["completed"] == 4, stats["requests"]
