@@ -13,7 +13,7 @@ import msgspec
 import numpy as np
 
 from llmsim.commands.argtypes import MAX_SECONDS, SEED, float_range, int_range
-from llmsim.errors import LlmsimError, OutputError
+from llmsim.errors import LlmsimError, OutputError, UsageError
 from llmsim.output.atomic_file import atomic_output
 from llmsim.workload.arrivals import NS_PER_S, ArrivalOptions, with_arrivals
 from llmsim.workload.canonical import CanonicalRecord, to_record, write_canonical
@@ -118,8 +118,15 @@ def run_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_GENERATED = 1_000_000_000  # the most requests one `generate` writes (as --count allows)
+
+
 def run_generate(args: argparse.Namespace) -> int:
     """Write a seeded synthetic trace."""
+    if args.duration is not None and not args.untimed and args.duration * args.arrival_rate > MAX_GENERATED:
+        raise UsageError(f"--duration {args.duration:g} s at {args.arrival_rate:g} req/s is about "
+                         f"{args.duration * args.arrival_rate:.3g} requests", field="--duration",
+                         expected=f"at most {MAX_GENERATED:,} requests (a shorter --duration or a lower --arrival-rate)")
     opts = GenerateOptions(
         count=args.count,
         duration_s=args.duration,

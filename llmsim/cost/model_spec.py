@@ -285,7 +285,8 @@ def _check_positive(values: dict[str, Any], where: str, **fields: int) -> None:
     """Every architecture figure a whole number from 1 to MAX_DIMENSION (no division by zero later)."""
     for field, value in fields.items():
         if not 1 <= value <= MAX_DIMENSION:
-            raise ConfigError(f"{field} is {value}", file=where, field=field,
+            shown = f"{value:,}" if abs(value) < 10**15 else f"{float(value):.3g}"
+            raise ConfigError(f"{field} is {shown}", file=where, field=field,
                               expected=f"an integer from 1 to {MAX_DIMENSION:,}")
 
 
