@@ -63,6 +63,8 @@ def _slo(text: str) -> dict[str, float]:
         key, _, value = part.partition("=")
         if key.strip() not in ("ttft", "tpot") or not value:
             raise argparse.ArgumentTypeError(f"bad SLO part {part!r} (expected ttft=SECONDS,tpot=SECONDS)")
+        if key.strip() in out:
+            raise argparse.ArgumentTypeError(f"{key.strip()} given twice (expected each target once)")
         out[key.strip()] = float_range(0, 1e6, above_low=True)(value)
     return out
 

@@ -128,6 +128,7 @@ CASES = [
     Case("--time-scale 0", trace("ok.jsonl", "--time-scale", "0"), "--time-scale"),
     Case("--burstiness absurd", trace("ok.jsonl", "--arrival-rate", "1", "--burstiness", "1e9"), "--burstiness"),
     Case("--slo negative", trace("ok.jsonl", "--slo", "ttft=-1"), "--slo"),
+    Case("--slo target given twice", trace("ok.jsonl", "--slo", "ttft=1,ttft=2"), "--slo"),
     Case("--n-engines absurd", ("-i", "{d}/ok.jsonl", *MODEL, "--n-engines", "1000000"), "--n-engines"),
     Case("unknown routing policy", trace("ok.jsonl", "--routing-policy", "nope"), "--routing-policy"),
     Case("unknown reprovisioning policy", trace("ok.jsonl", "--reprovisioning-policy", "nope"),
