@@ -367,6 +367,8 @@ def _replay(opts: ReplayOptions, env: Environment, outputs: OutputSet) -> Replay
               outputs=opts.output_dir if opts.write_outputs else None)
     with StopOnSignal(sim.stop) as stop:
         cluster = Cluster(opts, env, sim, collector)
+        if stop.interrupted:  # a signal while starting up: stop before any output exists
+            raise KeyboardInterrupt
         outputs.open()
         try:
             for sink in outputs.sinks:
