@@ -23,6 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the table and draw the plot when asked."""
+    if args.plot:
+        from llmsim.output.atomic_file import check_output_file
+
+        check_output_file(args.plot, "--plot", [("--hardware-file", args.hardware_file), ("--model", args.model)])
     if args.matrix_dims or args.input_sizes:
         rows, peak, bw = _gemm_rows(args)
     elif args.model:

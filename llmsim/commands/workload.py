@@ -14,7 +14,7 @@ import numpy as np
 
 from llmsim.commands.argtypes import MAX_SECONDS, SEED, float_range, int_range
 from llmsim.errors import LlmsimError, OutputError, UsageError
-from llmsim.output.atomic_file import atomic_output
+from llmsim.output.atomic_file import atomic_output, check_output_file
 from llmsim.workload.arrivals import NS_PER_S, ArrivalOptions, with_arrivals
 from llmsim.workload.canonical import CanonicalRecord, to_record, write_canonical
 from llmsim.workload.cli_options import add_arrival_arguments, add_format_argument, arrival_options_from_args
@@ -99,6 +99,7 @@ def run_stats(args: argparse.Namespace) -> int:
     """Print the statistics of one trace (and draw them with --plot)."""
     if args.plot:
         require_matplotlib()
+        check_output_file(args.plot, "--plot", [("TRACE", args.trace)])  # before reading the whole trace
     opts = arrival_options_from_args(args)
     fmt = detect_format(args.trace) if args.trace_format == "auto" else args.trace_format
     timed, requests = _is_timed(open_trace(args.trace, fmt), opts)

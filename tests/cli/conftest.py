@@ -106,6 +106,7 @@ def inputs(tmp_path: Path) -> Path:
         (tmp_path / name / "config.json").write_text(json.dumps(config))
     (tmp_path / "model_path.jsonl").write_text(
         OK_LINE + json.dumps({"input_tokens": 10, "output_tokens": 5, "model": str(tmp_path / "model_ok")}) + "\n")
+    (tmp_path / "link.png").symlink_to(tmp_path / "a_file")
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "events.jsonl").write_bytes(FILES["events_bad.jsonl"])
     return tmp_path

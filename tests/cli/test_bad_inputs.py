@@ -167,6 +167,8 @@ COMMAND_CASES = [
     CommandCase("workload stats: missing file", ("workload", "stats", "{d}/nope.jsonl"), "nope.jsonl"),
     CommandCase("workload stats: not JSON", ("workload", "stats", "{d}/not_json.jsonl"), "not_json.jsonl", 2),
     CommandCase("workload stats: nested too deeply", ("workload", "stats", "{d}/deep.jsonl"), "deep.jsonl", 2),
+    CommandCase("workload stats: --plot onto a link", ("workload", "stats", "{d}/ok.jsonl", "--plot", "{d}/link.png"),
+                "link.png"),
     CommandCase("workload stats: --seed negative", ("workload", "stats", "{d}/ok.jsonl", "--seed=-4"), "--seed"),
     CommandCase("workload stats: --arrival-rate negative", ("workload", "stats", "{d}/ok.jsonl", "--arrival-rate=-1"),
                 "--arrival-rate"),
@@ -208,6 +210,8 @@ COMMAND_CASES = [
     # roofline
     CommandCase("roofline: --matrix-dims 0", ("roofline", "--hardware", "nvidia_A100", "--matrix-dims", "0",
                                               "--input-sizes", "1"), "--matrix-dims"),
+    CommandCase("roofline: --plot onto a link", ("roofline", "--hardware", "nvidia_A100", "--model",
+                                                 "llama-3.1-8b-instruct", "--plot", "{d}/link.png"), "link.png"),
     CommandCase("roofline: unknown GPU", ("roofline", "--hardware", "nvidia_Z9", "--model", "llama-3.1-8b-instruct"),
                 "nvidia_Z9"),
     CommandCase("roofline: hardware file nested too deeply", ("roofline", "--hardware", "nvidia_A100",
