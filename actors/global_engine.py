@@ -14,11 +14,12 @@ import msgspec
 from actors.node import NodeActor, NodeContext
 from llmsim.config.changes import EnvChange
 from llmsim.config.environment import NodeSpec
+from llmsim.errors import LlmsimError
 from llmsim.kernel.actor import Actor, handles
 from llmsim.kernel.clock import s_to_ns
 from llmsim.output.events import RequestArrived, end_event
 from llmsim.workload import TraceRequest
-from protocols.control import NextArrival, ProgressTick
+from protocols.control import NextArrival
 from protocols.environment import AddGpus, ApplyEnvironmentChange, GpusNotRemoved, NodeJoined, RemoveGpus
 from protocols.gpu import GpuStats
 from protocols.requests import Outcome, RequestFinished, RequestSpec, RouteRequest
@@ -44,7 +45,6 @@ class GlobalEngine(Actor):
     def __init__(
         self, name: str, *, workload: Iterator[tuple[int, TraceRequest]], router: str, resolve_model: ModelResolver,
         nodes: dict[int, str], node_gpu_types: dict[int, tuple[str, ...]], env_changes: list[EnvChange] = (),  # type: ignore[assignment]
-        print_interval_ns: int = 0, on_progress: Callable[[GlobalEngine], None] | None = None,
         on_gpu_stats: Callable[[GpuStats], None] | None = None, node_context: NodeContext | None = None,
         concurrency: int = 0, think_time_ns: int = 0,
     ) -> None:
@@ -52,9 +52,8 @@ class GlobalEngine(Actor):
         self.workload, self.router, self.resolve_model = workload, router, resolve_model
         self.nodes, self.node_gpu_types = nodes, node_gpu_types  # the nodes count the GPUs
         self.env_changes = list(env_changes)
-        self.print_interval_ns = print_interval_ns
         # The stats callback must not be stored as `on_gpu_stats`: that name is the GpuStats handler.
-        self.on_progress, self._gpu_stats_sink, self.node_context = on_progress, on_gpu_stats, node_context
+        self._gpu_stats_sink, self.node_context = on_gpu_stats, node_context
         self.read = 0
         self.entered = 0
         self.finished = 0
@@ -70,8 +69,6 @@ class GlobalEngine(Actor):
             self._read_next(0)
         if self.env_changes:
             self._schedule_change(0)
-        if self.print_interval_ns > 0:
-            self.ctx.send(self.name, ProgressTick(), self.print_interval_ns)
 
     # ---- arrivals ----------------------------------------------------------------------
     def _read_next(self, closed_loop_ns: int) -> None:
@@ -98,7 +95,11 @@ class GlobalEngine(Actor):
         req = msg.request
         self.pending -= 1
         self.entered += 1
-        model = self.resolve_model(req.model or None)
+        try:
+            model = self.resolve_model(req.model or None)
+        except LlmsimError as err:  # no model to take (a refused run): name the trace line
+            err.line = req.line
+            raise
         self.ctx.emit(RequestArrived(t_ns=self.ctx.now, request_id=req.id, model=model or req.model,
                                      input_tokens=req.input_tokens, output_tokens=req.output_tokens))
         if model is None:
@@ -177,14 +178,7 @@ class GlobalEngine(Actor):
     def on_not_removed(self, msg: GpusNotRemoved) -> None:
         self._remove(msg.gpu_type, msg.amount, below=msg.node)
 
-    # ---- progress and statistics ---------------------------------------------------------
-    @handles(ProgressTick)
-    def on_tick(self, msg: ProgressTick) -> None:
-        if self.on_progress is not None:
-            self.on_progress(self)
-        if not self.done:
-            self.ctx.send(self.name, ProgressTick(), self.print_interval_ns)
-
+    # ---- statistics ----------------------------------------------------------------------
     @handles(GpuStats)
     def on_gpu_stats(self, msg: GpuStats) -> None:
         if self._gpu_stats_sink is not None:

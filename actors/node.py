@@ -74,6 +74,9 @@ class NodeActor(Actor):
         self.loads: dict[int, tuple[list[ReplicaSlot], int]] = {}  # load id -> (slots, start ns)
         self.wanted_model: str | None = None
         self.replaced_model: str | None = None
+        # The model the router (or env.json) last gave this node: GPUs that come back after all its
+        # replicas were removed load it again, so the requests waiting for it are served.
+        self.assigned_model: str | None = None
         self.to_remove: Counter[str] = Counter()  # GPUs of retiring replicas, removed when they drain
         self.ranking: Counter[str] = Counter()  # GPUs to remove, waiting for the router's ranking of replicas
 
@@ -135,6 +138,7 @@ class NodeActor(Actor):
     def on_start(self) -> None:
         deps = self.spec.deployments
         if deps:
+            self.assigned_model = deps[0].model
             slots: list[ReplicaSlot] = []
             for dep in deps:
                 new, reason = self._new_slots(dep.model, dep)
@@ -192,7 +196,7 @@ class NodeActor(Actor):
     # ---- provisioning ------------------------------------------------------------------
     @handles(ProvisionModel)
     def on_provision(self, msg: ProvisionModel) -> None:
-        self.wanted_model = msg.model
+        self.wanted_model = self.assigned_model = msg.model
         serving = [r for r in self.replicas.values() if r.model != msg.model and not r.leaving]
         if serving:
             self.replaced_model = serving[0].model
@@ -253,6 +257,8 @@ class NodeActor(Actor):
         self.gpus[msg.gpu_type] += msg.amount
         self.ctx.emit(EnvironmentChanged(t_ns=self.ctx.now, gpu_type=msg.gpu_type, amount=msg.amount, node=self.node_id))
         models = sorted({r.model for r in self.replicas.values() if not r.leaving})
+        if not models and self.wanted_model is None and self.assigned_model is not None:
+            models = [self.assigned_model]  # every replica was removed: capacity is back for its model
         if models:  # a serving node puts its model on the new GPUs too
             slots, _ = self._new_slots(models[0], None, only_type=msg.gpu_type)
             self._load(slots)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -82,9 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if not args_list:
         args_list = ["replay"]
-    parser = build_parser()
     debug = "--debug" in args_list
     try:
+        parser = build_parser()
         args = parser.parse_args(args_list)
         if getattr(args, "handler", None) is None:
             parser.print_help()
@@ -102,6 +103,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print("llmsim: interrupted", file=sys.stderr)
         return EXIT_SIGINT
+    except RecursionError:  # a nesting no reader caught: still one line, never a traceback
+        if debug:
+            raise
+        print("llmsim: error: input nested too deeply (expected ordinary JSON)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:  # `llmsim ... | head`: the reader has gone; stop quietly, as other tools do
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool stopped by a closed pipe
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 from typing import Any
 
 from llmsim.errors import OutputError, UsageError
@@ -36,10 +37,13 @@ def save(fig: Any, path: str, dpi: int) -> None:
     """Lay out, write and close a figure; an unwritable path is a one-line output error."""
     import matplotlib.pyplot as plt
 
+    from llmsim.output.atomic_file import atomic_output
+
     try:
         fig.tight_layout()
-        fig.savefig(path, dpi=dpi)
-    except OSError as err:
-        raise OutputError(f"cannot write plot: {err.strerror or err}", file=str(path)) from None
+        with atomic_output(path, "plot") as handle:
+            fig.savefig(handle, dpi=dpi, format=Path(path).suffix.lstrip(".").lower() or "png")
+    except (OSError, ValueError) as err:
+        raise OutputError(f"cannot write plot: {getattr(err, 'strerror', None) or err}", file=str(path)) from None
     finally:
         plt.close(fig)

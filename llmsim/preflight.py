@@ -13,8 +13,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
 from llmsim.config import EnvChange, Environment, ServingOptions
-from llmsim.cost import Precision, get_hardware, load_model_spec, resolve_model_name
+from llmsim.cost import Precision, get_hardware
 from llmsim.errors import InputFileError, LlmsimError, TraceError, UnknownModelError
+from llmsim.inputs import bounded_lines, open_input
 from llmsim.memory.sizing import gpu_memory_bytes
 from llmsim.workload import TraceRequest
 
@@ -51,9 +52,10 @@ class TokenFilter:
     """Passes (arrival_ns, request) through, skipping (or, strict, refusing) bad token counts."""
 
     def __init__(self, requests: Iterable[tuple[int, TraceRequest]], *, strict: bool,
-                 on_skip: Callable[[TraceRequest, str], None]) -> None:
+                 on_skip: Callable[[TraceRequest, str], None],
+                 on_slo: Callable[[TraceRequest], None] | None = None) -> None:
         self._requests = iter(requests)
-        self._strict, self._on_skip = strict, on_skip
+        self._strict, self._on_skip, self._on_slo = strict, on_skip, on_slo
         self.skipped = 0
 
     def __iter__(self) -> Iterator[tuple[int, TraceRequest]]:
@@ -64,6 +66,8 @@ class TokenFilter:
             arrival_ns, tr = next(self._requests)
             problem = token_problem(tr)
             if problem is None:
+                if (tr.slo_ttft_s is not None or tr.slo_tpot_s is not None) and self._on_slo is not None:
+                    self._on_slo(tr)
                 return arrival_ns, tr
             field, message, reason = problem
             if self._strict:
@@ -107,11 +111,48 @@ def fits_somewhere(model: str, offers: list[GpuOffer], serving: ServingOptions, 
                for offer in offers)
 
 
-class ModelChecker:
-    """Checks each distinct model name once: known, and fits some GPU of the cluster."""
+def check_deployments_fit(env: Environment, path: str, serving_override: Callable[[ServingOptions], ServingOptions]
+                          | None, dtype_precision: Precision | None, calibration: str | None,
+                          hardware_file: str | None) -> None:
+    """Every start-up deployment's model fits (weights and some KV cache) at its tp on some GPU type of
+    its node, as the node will size it; else a ConfigError saying what would fit."""
+    from llmsim.errors import ConfigError
+    from llmsim.memory.sizing import size_replica
 
-    def __init__(self, fits: Callable[[str], bool]) -> None:
-        self._fits = fits
+    for i, node in enumerate(env.nodes):
+        for j, dep in enumerate(node.deployments):
+            serving = dep.serving or env.defaults
+            serving = serving_override(serving) if serving_override is not None else serving
+            precision = dtype_precision or dep.precision
+            reasons, smallest = [], None
+            for gpu_type, count in zip(node.gpu_types, node.gpu_count_per_type):
+                if count < dep.tp:
+                    continue
+                memory = gpu_memory_bytes(node, gpu_type, hardware_file)
+                _, plan = size_replica(dep.model, gpu_type, gpus=count, memory_bytes=memory, opts=serving,
+                                       precision=precision, calibration=calibration, hardware_file=hardware_file,
+                                       tp=dep.tp, interconnect=node.interconnect)
+                if plan.fits:
+                    break
+                reasons.append(f"{gpu_type}: {plan.reason}")
+                wider, wider_plan = size_replica(dep.model, gpu_type, gpus=count, memory_bytes=memory, opts=serving,
+                                                 precision=precision, calibration=calibration,
+                                                 hardware_file=hardware_file, interconnect=node.interconnect)
+                if wider_plan.fits and wider.tp <= count:
+                    smallest = wider.tp if smallest is None else min(smallest, wider.tp)
+            else:
+                if reasons:
+                    expected = (f"tp {smallest} (fits this node)" if smallest is not None
+                                else "a smaller model, a lower precision, or bigger GPUs")
+                    raise ConfigError(f"{dep.model} does not fit at tp {dep.tp}: " + "; ".join(reasons), file=path,
+                                      field=f"nodes[{i}].deployments[{j}]", expected=expected)
+
+
+class ModelChecker:
+    """Checks each distinct model name once: known (by `canonical`), and fits some GPU of the cluster."""
+
+    def __init__(self, fits: Callable[[str], bool], canonical: Callable[[str], str]) -> None:
+        self._fits, self._canonical = fits, canonical
         self._checked: set[str] = set()
 
     def check(self, name: str, line: int | None, field: str) -> None:
@@ -119,8 +160,7 @@ class ModelChecker:
         if name in self._checked:
             return
         try:
-            load_model_spec(name)
-            canonical = resolve_model_name(name)
+            canonical = self._canonical(name)
         except UnknownModelError as err:
             err.line, err.field = line, field
             raise
@@ -133,7 +173,7 @@ class ModelChecker:
 
 
 def strict_prepass(requests: Iterable[tuple[int, TraceRequest]], checker: ModelChecker, *,
-                   override: str | None, default_model: str) -> int:
+                   override: str | None, name_for: Callable[[str | None], str]) -> int:
     """Stream every request once: token counts and models; return how many requests were read."""
     count = 0
     for _, tr in requests:
@@ -142,21 +182,30 @@ def strict_prepass(requests: Iterable[tuple[int, TraceRequest]], checker: ModelC
         if problem is not None:
             raise token_error(tr, problem[0], problem[1])
         if override is None:
-            checker.check(tr.model or default_model, tr.line, "model")
+            checker.check(at_line(name_for, tr), tr.line, "model")
     return count
+
+
+def at_line(name_for: Callable[[str | None], str], tr: TraceRequest) -> str:
+    """The model name to use for `tr`, an error located at its line when there is none."""
+    try:
+        return name_for(tr.model)
+    except LlmsimError as err:
+        err.line = tr.line
+        raise
 
 
 # ---- locating UTF-8 errors ----------------------------------------------------------------------
 def first_non_utf8_line(path: str) -> int | None:
     """1-based number of the first line that is not valid UTF-8 (streamed; None if all are)."""
     try:
-        with open(path, "rb") as handle:
-            for lineno, raw in enumerate(handle, start=1):
+        with open_input(path) as handle:
+            for lineno, raw in bounded_lines(handle, path):
                 try:
                     raw.decode("utf-8")
                 except UnicodeDecodeError:
                     return lineno
-    except OSError:
+    except (OSError, LlmsimError):
         return None
     return None
 

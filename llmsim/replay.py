@@ -25,6 +25,7 @@ from llmsim.interrupt import StopOnSignal
 from llmsim.kernel import Simulation
 from llmsim.kernel.clock import NS_PER_S, s_to_ns
 from llmsim.logging_setup import get_logger
+from llmsim.model_names import ModelNames
 from llmsim.options import ReplayOptions
 from llmsim.output.events import RequestSkipped, RunStarted
 from llmsim.output.outputs import OutputSet
@@ -32,7 +33,7 @@ from llmsim.output.progress import Progress
 from llmsim.output.stats import StatsCollector, build_stats
 from llmsim.policies import create_reprovisioning_policy, create_routing_policy
 from llmsim.preflight import (
-    TokenFilter, ModelChecker, fits_somewhere, gpu_offers, locate_utf8_error, strict_prepass,
+    TokenFilter, ModelChecker, check_deployments_fit, fits_somewhere, gpu_offers, locate_utf8_error, strict_prepass,
 )
 from llmsim.workload import ArrivalOptions, TraceRequest, open_trace, with_arrivals
 from protocols.control import Finalize
@@ -60,18 +61,27 @@ def build_environment(opts: ReplayOptions) -> Environment:
         raise UsageError("--environment and --n-engines cannot be used together", field="--n-engines",
                          expected="one of them")
     if opts.model:
-        _check_cli_model(opts.model)
+        _check_cli_model(opts.model, "--model")
+    if opts.default_model:
+        _check_cli_model(opts.default_model, "--default-model")
     if opts.environment:
         env = load_environment(opts.environment, known)
         _check_deployment_models(env, opts.environment)
         _check_interconnects(env, opts.environment, opts.hardware_file)
+        check_deployments_fit(env, opts.environment, serving_override(opts),
+                              precision_from_dtype(opts.dtype) if opts.dtype else None, opts.calibration,
+                              opts.hardware_file)
         return env
     if opts.hardware not in known:
         raise UsageError(f"unknown GPU id {opts.hardware!r}", field="--hardware", expected="one of " + ", ".join(known))
+    if opts.tp > 1 and not (opts.model or opts.default_model):
+        raise UsageError(f"--tp {opts.tp} sets the engines' model's degree, but no model was given", field="--tp",
+                         expected="--model NAME or --default-model NAME with --n-engines and --tp")
     if (opts.n_engines or 1) * opts.tp > MAX_GPUS:
         raise UsageError(f"{opts.n_engines} engines of tp={opts.tp} make too many GPUs", field="--n-engines",
                          expected=f"at most {MAX_GPUS:,} GPUs")
-    return legacy_environment(opts.n_engines or 1, opts.hardware, opts.model, tp=opts.tp)
+    engine_model = opts.model or (opts.default_model if opts.tp > 1 else None)
+    return legacy_environment(opts.n_engines or 1, opts.hardware, engine_model, tp=opts.tp)
 
 
 def _check_deployment_models(env: Environment, path: str) -> None:
@@ -96,32 +106,30 @@ def _check_interconnects(env: Environment, path: str, hardware_file: str | None)
                 raise
 
 
-def _check_cli_model(name: str) -> None:
-    """--model must name a known model (a usage error before the run)."""
+def _check_cli_model(name: str, option: str) -> None:
+    """--model and --default-model must name a known model (a usage error before the run)."""
     try:
         load_model_spec(name)
     except UnknownModelError as err:
-        err.field = "--model"
+        err.field = option
         raise
 
 
-def make_resolver(override: str | None, default_model: str) -> Callable[[str | None], str | None]:
-    """Map a trace's model field to a canonical model name (None when unknown), cached."""
-    cache: dict[str, str | None] = {}
+def model_names(opts: ReplayOptions, env: Environment) -> ModelNames:
+    """The model rules of this run: --model, --default-model, and the models env.json deploys."""
+    deployed = [dep.model for node in env.nodes for dep in node.deployments]
+    return ModelNames(override=opts.model, default_model=opts.default_model, deployed=deployed)
 
-    def resolve(raw: str | None) -> str | None:
-        name = override or raw or default_model
-        if name not in cache:
-            try:
-                load_model_spec(name)
-                cache[name] = resolve_model_name(name)
-            except UnknownModelError:
-                cache[name] = None
-        return cache[name]
 
-    if override:
-        load_model_spec(override)  # a bad --model is a usage error before the run
-    return resolve
+def check_first_request_model(opts: ReplayOptions, names: ModelNames) -> None:
+    """Refuse before the run a trace whose first request has no model when nothing supplies one."""
+    if names.override or names.default:
+        return
+    first = next(iter(open_trace(opts.input, opts.trace_format)), None)
+    if first is not None and not first.model:
+        err = names.missing_model_error()
+        err.file, err.line = opts.input, first.line
+        raise err
 
 
 def serving_override(opts: ReplayOptions) -> Callable[[ServingOptions], ServingOptions] | None:
@@ -137,6 +145,19 @@ def serving_override(opts: ReplayOptions) -> Callable[[ServingOptions], ServingO
 
 def timed_requests(opts: ReplayOptions, rng: np.random.Generator) -> Iterator[tuple[int, TraceRequest]]:
     """The trace streamed with its arrival times (windowed, scaled or generated)."""
+    check_option_conflicts(opts)
+    arrivals = ArrivalOptions(rate=opts.arrival_rate, burstiness=opts.burstiness, time_scale=opts.time_scale,
+                              start_s=opts.start_s, duration_s=opts.duration_s, limit=opts.limit,
+                              process=opts.arrival_process)
+    requests = open_trace(opts.input, opts.trace_format)
+    return with_arrivals(requests, arrivals, rng, source=opts.input)
+
+
+def check_option_conflicts(opts: ReplayOptions) -> None:
+    """Options that exclude or need each other (checked first, before any file is read)."""
+    if opts.environment and opts.n_engines:
+        raise UsageError("--environment and --n-engines cannot be used together", field="--n-engines",
+                         expected="one of them")
     if opts.concurrency is not None and opts.arrival_rate is not None:
         raise UsageError("--concurrency (closed loop) and --arrival-rate (open loop) exclude each other",
                          field="--concurrency", expected="one of the two")
@@ -145,26 +166,27 @@ def timed_requests(opts: ReplayOptions, rng: np.random.Generator) -> Iterator[tu
     if opts.arrival_rate is not None and not opts.arrival_rate > 0:
         raise UsageError(f"arrival rate {opts.arrival_rate} is not positive", field="--arrival-rate",
                          expected="a number > 0")
-    arrivals = ArrivalOptions(rate=opts.arrival_rate, burstiness=opts.burstiness, time_scale=opts.time_scale,
-                              start_s=opts.start_s, duration_s=opts.duration_s, limit=opts.limit,
-                              process=opts.arrival_process)
-    requests = open_trace(opts.input, opts.trace_format)
-    return with_arrivals(requests, arrivals, rng, source=opts.input)
 
 
-def workload(opts: ReplayOptions, sim: Simulation) -> TokenFilter:
-    """The streamed, timed request iterator, bad token counts skipped (or refused with --strict)."""
+def workload(opts: ReplayOptions, sim: Simulation, collector: StatsCollector) -> TokenFilter:
+    """The streamed, timed request iterator, bad token counts skipped (or refused with --strict);
+    a request's own SLO targets go to the statistics."""
 
     def skip(tr: TraceRequest, reason: str) -> None:
         sim.emit(RequestSkipped(t_ns=sim.now, request_id=tr.id, line=tr.line, reason=reason))
 
-    return TokenFilter(timed_requests(opts, sim.rng), strict=opts.strict, on_skip=skip)
+    def slo(tr: TraceRequest) -> None:
+        collector.add_request_slo(tr.id, tr.slo_ttft_s, tr.slo_tpot_s)
+
+    return TokenFilter(timed_requests(opts, sim.rng), strict=opts.strict, on_skip=skip, on_slo=slo)
 
 
 def preflight(opts: ReplayOptions, env: Environment) -> None:
-    """Validation before any output is opened: env changes, and with --strict the whole trace."""
+    """Validation before any output is opened: env changes, models, and with --strict the whole trace."""
     known = hardware_ids(opts.hardware_file)
     changes = load_env_changes(opts.environment_change_file, env, known) if opts.environment_change_file else []
+    names = model_names(opts, env)
+    check_first_request_model(opts, names)
     if not opts.strict:
         return
     serving = env.defaults
@@ -173,18 +195,17 @@ def preflight(opts: ReplayOptions, env: Environment) -> None:
     precision = precision_from_dtype(opts.dtype) if opts.dtype else None
     offers = gpu_offers(env, changes, opts.hardware_file)
     checker = ModelChecker(lambda model: fits_somewhere(model, offers, serving, precision, opts.calibration,
-                                                        opts.hardware_file))
+                                                        opts.hardware_file), names.check)
     if opts.model:
         checker.check(opts.model, None, "--model")
     strict_prepass(timed_requests(opts, np.random.default_rng(opts.seed)), checker, override=opts.model,
-                   default_model=opts.default_model)
+                   name_for=names.name_for)
 
 
 class Cluster:
     """The actors of one run, wired together inside a Simulation."""
 
-    def __init__(self, opts: ReplayOptions, env: Environment, sim: Simulation, collector: StatsCollector,
-                 progress: Progress) -> None:
+    def __init__(self, opts: ReplayOptions, env: Environment, sim: Simulation, collector: StatsCollector) -> None:
         self.opts, self.env, self.sim = opts, env, sim
         known = hardware_ids(opts.hardware_file)
         changes = load_env_changes(opts.environment_change_file, env, known) if opts.environment_change_file else []
@@ -199,7 +220,7 @@ class Cluster:
         nodes = {n.node_id: f"node:{n.node_id}" for n in env.nodes}
         gpu_types = {n.node_id: tuple(n.gpu_types) for n in env.nodes}
         initial = {n.node_id: n.deployments[0].model for n in env.nodes if n.deployments}
-        resolve = make_resolver(opts.model, opts.default_model)
+        resolve = model_names(opts, env).resolver()
         initial = {k: resolve_model_name(v) for k, v in initial.items()}
         self.router = RouterActor(ROUTER, policy=create_routing_policy(opts.routing_policy), engine=ENGINE,
                                   nodes=dict(nodes), initial_models=initial,
@@ -209,12 +230,11 @@ class Cluster:
         sim.add_actor(self.router)
         for spec in env.nodes:
             sim.add_actor(NodeActor(nodes[spec.node_id], self._resolved(spec, resolve), self.nctx))
-        self.workload = workload(opts, sim)
+        self.workload = workload(opts, sim, collector)
         self.engine = GlobalEngine(
             ENGINE, workload=self.workload, router=ROUTER, resolve_model=resolve, nodes=nodes,
             node_gpu_types=gpu_types, env_changes=changes,
-            print_interval_ns=s_to_ns(progress_interval_s(opts, progress)),
-            on_progress=progress, on_gpu_stats=collector.add_gpu_stats, node_context=self.nctx,
+            on_gpu_stats=collector.add_gpu_stats, node_context=self.nctx,
             concurrency=opts.concurrency or 0, think_time_ns=s_to_ns(opts.think_time_s),
         )
         sim.add_actor(self.engine)
@@ -296,9 +316,11 @@ def run_replay(opts: ReplayOptions) -> ReplayResult:
     stats.json says `"complete": false`, and the result carries the signal.
     """
     with located_errors(opts):
+        check_option_conflicts(opts)
+        outputs = plan_outputs(opts)
         env = build_environment(opts)
         preflight(opts, env)
-        return _replay(opts, env)
+        return _replay(opts, env, outputs)
 
 
 @contextmanager
@@ -317,19 +339,29 @@ def located_errors(opts: ReplayOptions) -> Iterator[None]:
         raise kind(f"I/O error: {err.strerror or err}", file=where) from err
 
 
-def progress_interval_s(opts: ReplayOptions, progress: Progress) -> float:
-    """--print-interval, or one simulated second when a progress line is shown by default."""
-    if opts.print_interval > 0:
-        return opts.print_interval
-    return DEFAULT_PROGRESS_INTERVAL_S if progress.enabled else 0.0
+def progress_interval_s(opts: ReplayOptions) -> float:
+    """--print-interval wall seconds between progress lines, or one second."""
+    return opts.print_interval if opts.print_interval > 0 else DEFAULT_PROGRESS_INTERVAL_S
 
 
-def _replay(opts: ReplayOptions, env: Environment) -> ReplayResult:
+def plan_outputs(opts: ReplayOptions) -> OutputSet:
+    """The run's outputs, checked (no links, no inputs, no clashes) without touching the disk."""
+    return OutputSet(opts.output_dir, enabled=opts.write_outputs, trace_detail=opts.trace_detail,
+                     trace_output=opts.trace_output, stats_output=opts.stats_output,
+                     events_output=opts.events_output, requests_output=opts.requests_output,
+                     inputs=input_files(opts))
+
+
+def input_files(opts: ReplayOptions) -> list[tuple[str, str | None]]:
+    """(option, path) of every file the run reads."""
+    return [("--input", opts.input), ("--environment", opts.environment),
+            ("--environment-change-file", opts.environment_change_file), ("--hardware-file", opts.hardware_file),
+            ("--model", opts.model), ("--default-model", opts.default_model)]
+
+
+def _replay(opts: ReplayOptions, env: Environment, outputs: OutputSet) -> ReplayResult:
     collector = StatsCollector(opts.slo_ttft_s, opts.slo_tpot_s)
-    outputs = OutputSet(opts.output_dir, enabled=opts.write_outputs, trace_detail=opts.trace_detail,
-                        trace_output=opts.trace_output, stats_output=opts.stats_output,
-                        events_output=opts.events_output, requests_output=opts.requests_output)
-    sim = Simulation(seed=opts.seed, sinks=[collector, *outputs.sinks])
+    sim = Simulation(seed=opts.seed, sinks=[collector])
     wall0 = time.perf_counter()
     progress = Progress(quiet=opts.quiet)
     gpus = Counter({t: 0 for n in env.nodes for t in n.gpu_types})
@@ -339,18 +371,27 @@ def _replay(opts: ReplayOptions, env: Environment) -> ReplayResult:
               calibration=opts.calibration, seed=opts.seed, fast_forward=not opts.step_mode,
               outputs=opts.output_dir if opts.write_outputs else None)
     with StopOnSignal(sim.stop) as stop:
+        cluster = Cluster(opts, env, sim, collector)
+        if stop.interrupted:  # a signal while starting up: stop before any output exists
+            raise KeyboardInterrupt
+        outputs.open()
         try:
-            cluster = Cluster(opts, env, sim, collector, progress)
+            for sink in outputs.sinks:
+                sim.add_sink(sink)
             sim.emit(RunStarted(t_ns=0, seed=opts.seed, description=env.description))
-            _run_to_end(sim, cluster)
-        finally:
-            progress.close()
+            progress.start(cluster.engine, progress_interval_s(opts))
+            try:
+                _run_to_end(sim, cluster)
+            finally:
+                progress.close()
             outputs.close()
-        stats = _stats(cluster, collector, sim, stop.signum, wall_s=time.perf_counter() - wall0)
-        problems = check_invariants(stats, cluster.engine.tally(), collector)
-        stats["invariants"] = {"ok": not problems, "violations": problems}
-        if opts.write_outputs:
-            outputs.write_stats(stats)
+            stats = _stats(cluster, collector, sim, stop.signum, wall_s=time.perf_counter() - wall0)
+            problems = check_invariants(stats, cluster.engine.tally(), collector)
+            stats["invariants"] = {"ok": not problems, "violations": problems}
+            outputs.commit(stats)
+        except BaseException:
+            outputs.abort()
+            raise
     sim_stats, req = stats["simulation"], stats["requests"]
     log.debug("run finished", wall_s=round(sim_stats["wall_s"], 3), simulated_s=round(sim_stats["simulated_s"], 3),
               events=sim_stats["events"], events_per_s=round(sim_stats["events"] / max(sim_stats["wall_s"], 1e-9)),

@@ -14,10 +14,6 @@ class NextArrival(Message, frozen=True, kw_only=True):
     request: RequestSpec
 
 
-class ProgressTick(Message, frozen=True, kw_only=True):
-    """GlobalEngine -> itself: print progress every --print-interval simulated seconds."""
-
-
 class ProvisionModel(Message, frozen=True, kw_only=True):
     """Router -> Node: load this model on your GPUs (drain and unload the current one first)."""
 
@@ -82,6 +78,6 @@ class Finalize(Message, frozen=True, kw_only=True):
 
 ControlMessage = Union[
     Finalize, FlushPending,
-    NextArrival, ProgressTick, ProvisionModel, ModelLoaded, ReplicaReady, ReplicaGone,
+    NextArrival, ProvisionModel, ModelLoaded, ReplicaReady, ReplicaGone,
     ProvisionRefused, ReplicaDrained, Drain,
 ]

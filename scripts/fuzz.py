@@ -6,7 +6,9 @@
 
 Each example writes a generated trace (and env.json / change file) and runs `llmsim replay`
 in-process; it must end in a one-line error with exit status 2 or in a complete run whose
-invariants hold. Failures are shrunk by hypothesis and printed with the inputs that caused them.
+invariants hold. The other commands (workload stats, convert, generate, cost, roofline with
+generated hardware files, events, report) are fuzzed the same way, and generated bad replay
+invocations must leave the output folder byte-identical. Failures are shrunk by hypothesis and printed with the inputs that caused them.
 See docs/errors.md.
 """
 
@@ -18,7 +20,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FUZZ_TESTS = ROOT / "tests" / "reliability" / "test_fuzz.py"
+FUZZ_TESTS = [ROOT / "tests" / "reliability" / name
+              for name in ("test_fuzz.py", "test_fuzz_commands.py", "test_refused_runs.py")]
 
 
 def main() -> int:
@@ -33,7 +36,7 @@ def main() -> int:
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     import pytest
 
-    pytest_args = [str(FUZZ_TESTS), "-q", "--hypothesis-show-statistics", "-p", "no:cacheprovider", *rest]
+    pytest_args = [*map(str, FUZZ_TESTS), "-q", "--hypothesis-show-statistics", "-p", "no:cacheprovider", *rest]
     if args.seed is not None:
         pytest_args.append(f"--hypothesis-seed={args.seed}")
     os.chdir(ROOT)

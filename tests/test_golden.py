@@ -27,7 +27,8 @@ CASES: dict[str, list[str]] = {
                             "--max-num-seqs", "16"],
     # Long Mooncake prompts on small KV caches: preemptions and too_long_for_kv_cache failures.
     "mooncake-preempt": ["--input", "tests/golden/inputs/mooncake_conversation_100.jsonl", "--n-engines", "2",
-                         "--hardware", "nvidia_A100", "--gpu-memory-utilization", "0.5", "--time-scale", "4"],
+                         "--hardware", "nvidia_A100", "--gpu-memory-utilization", "0.5", "--time-scale", "4",
+                         "--default-model", "meta-llama/Meta-Llama-3.1-8B-Instruct"],
     # scripts/bench.py scenario S, 600 requests instead of 10,000 (same model, GPUs and load).
     "bench-s-600": ["--input", "tests/golden/inputs/azure_code_600.jsonl", "--n-engines", "8",
                     "--hardware", "nvidia_A100_80G_SXM", "--model", "llama-3.1-8b-instruct", "--seed", "7"],

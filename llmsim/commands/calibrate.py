@@ -8,7 +8,8 @@ from pathlib import Path
 
 import msgspec
 
-from llmsim.errors import InputFileError, OutputError
+from llmsim.errors import InputFileError
+from llmsim.output.atomic_file import atomic_output
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,9 +32,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
         return 0
-    try:
-        Path(args.output).write_text(text, encoding="utf-8")
-    except OSError as err:
-        raise OutputError(f"cannot write: {err.strerror}", file=args.output) from None
+    with atomic_output(args.output, "--output", [("--data", args.data)]) as handle:
+        handle.write(text.encode("utf-8"))
     print(f"wrote {args.output}", file=sys.stderr)
     return 0

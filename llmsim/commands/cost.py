@@ -6,7 +6,8 @@ import argparse
 
 import orjson
 
-from llmsim.errors import UsageError
+from llmsim.commands.argtypes import int_range
+from llmsim.errors import UnknownHardwareError, UnknownModelError, UsageError
 
 
 def add_model_args(parser: argparse.ArgumentParser, *, model_required: bool = True) -> None:
@@ -14,13 +15,13 @@ def add_model_args(parser: argparse.ArgumentParser, *, model_required: bool = Tr
     parser.add_argument("--model", required=model_required, help="shipped name, Hugging Face id or config path")
     parser.add_argument("--hardware", required=True, help="GPU id from the hardware table (e.g. nvidia_A100)")
     parser.add_argument("--hardware-file", help="JSON file with extra GPUs ({\"gpus\": [...]})")
-    parser.add_argument("--tp", type=int, default=1, help="tensor-parallel degree (default 1)")
+    parser.add_argument("--tp", type=int_range(1, 1024), default=1, help="tensor-parallel degree (default 1)")
     parser.add_argument("--dtype", default="fp16", help="fp16, bf16, fp8, int8 or int4 (default fp16)")
     parser.add_argument("--calibration", default="default",
                         help="calibration profile: default, none (pure roofline) or a profile name")
-    parser.add_argument("--batch", type=int, default=1, help="sequences in the batch (default 1)")
-    parser.add_argument("--input-len", type=int, default=512, help="prompt tokens (default 512)")
-    parser.add_argument("--context-len", type=int, help="decode context tokens (default: --input-len)")
+    parser.add_argument("--batch", type=int_range(1, 1_000_000), default=1, help="sequences in the batch (default 1)")
+    parser.add_argument("--input-len", type=int_range(1, 10_000_000), default=512, help="prompt tokens (default 512)")
+    parser.add_argument("--context-len", type=int_range(1, 10_000_000), help="decode context tokens (default: --input-len)")
 
 
 def positive(args: argparse.Namespace, *names: str) -> None:
@@ -36,8 +37,16 @@ def build_cost_model(args: argparse.Namespace):  # noqa: ANN201 - CostModel, imp
     from llmsim.cost import CostModel, get_hardware, load_model_spec, precision_from_dtype
 
     positive(args, "tp", "batch", "input_len", "context_len")
-    hw = get_hardware(args.hardware, args.hardware_file)
-    spec = load_model_spec(args.model)
+    try:
+        hw = get_hardware(args.hardware, args.hardware_file)
+    except UnknownHardwareError as err:
+        err.field = err.field or "--hardware"
+        raise
+    try:
+        spec = load_model_spec(args.model)
+    except UnknownModelError as err:
+        err.field = err.field or "--model"
+        raise
     calibration = None if args.calibration == "none" else args.calibration
     return CostModel(spec, hw, tp=args.tp, precision=precision_from_dtype(args.dtype), calibration=calibration)
 

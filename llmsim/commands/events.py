@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 import orjson
 
+from llmsim.commands.argtypes import MAX_SECONDS, float_range, int_range
 from llmsim.errors import UsageError
 
 
@@ -19,11 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     f = actions.add_parser("filter", help="print the events that match every condition given")
     f.add_argument("--request", help="request id")
-    f.add_argument("--node", type=int, help="node id")
+    f.add_argument("--node", type=int_range(0, 2**63 - 1), help="node id")
     f.add_argument("--gpu", help="GPU replica name, e.g. n1/g0")
     f.add_argument("--kind", action="append", default=[], help="event kind (repeatable)")
-    f.add_argument("--since", dest="since_s", type=float, help="from this simulated second")
-    f.add_argument("--until", dest="until_s", type=float, help="up to this simulated second")
+    f.add_argument("--since", dest="since_s", type=float_range(0, MAX_SECONDS), help="from this simulated second")
+    f.add_argument("--until", dest="until_s", type=float_range(0, MAX_SECONDS), help="up to this simulated second")
     f.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     f.set_defaults(handler=run_filter)
     t = actions.add_parser("timeline", help="one request's life: queued, prefilling, decoding, preempted")
@@ -31,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     t.add_argument("--json", action="store_true", help="one JSON document instead of a table")
     t.set_defaults(handler=run_timeline)
     s = actions.add_parser("summary", help="counts per kind, node and GPU; the busiest moments")
-    s.add_argument("--window", dest="window_s", type=float, default=1.0, help="busiest-window length (s)")
+    s.add_argument("--window", dest="window_s", type=float_range(1e-6, MAX_SECONDS), default=1.0, help="busiest-window length (s)")
     s.add_argument("--json", action="store_true", help="one JSON document instead of tables")
     s.set_defaults(handler=run_summary)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import orjson
 
-from llmsim.commands.argtypes import positive_float, positive_int
+from llmsim.commands.argtypes import MAX_SECONDS, SEED, float_range, int_range, positive_float, positive_int
+from llmsim.errors import UsageError
 from llmsim.interrupt import exit_status
 from llmsim.options import ReplayOptions
 from llmsim.output.chrome_trace import DEFAULT_DETAIL, DETAIL_LEVELS
@@ -27,16 +28,6 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} is negative (expected an integer >= 0)")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} is not a finite number >= 0")
     return value
 
 
@@ -72,7 +63,9 @@ def _slo(text: str) -> dict[str, float]:
         key, _, value = part.partition("=")
         if key.strip() not in ("ttft", "tpot") or not value:
             raise argparse.ArgumentTypeError(f"bad SLO part {part!r} (expected ttft=SECONDS,tpot=SECONDS)")
-        out[key.strip()] = positive_float(value)
+        if key.strip() in out:
+            raise argparse.ArgumentTypeError(f"{key.strip()} given twice (expected each target once)")
+        out[key.strip()] = float_range(0, 1e6, above_low=True)(value)
     return out
 
 
@@ -84,27 +77,28 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--format", dest="trace_format", default="auto", choices=TRACE_FORMATS, help="trace format (default: detect)")
     p.add_argument("--environment", "-e", help="cluster description env.json")
     p.add_argument("--environment-change-file", help="JSONL of GPU additions/removals over time")
-    p.add_argument("--n-engines", type=positive_int, help="legacy mode: N identical single-GPU engines (or TP groups)")
-    p.add_argument("--hardware", default="nvidia_A100", help="GPU id for --n-engines (default nvidia_A100)")
+    p.add_argument("--n-engines", type=int_range(1, 65_536), help="legacy mode: N identical single-GPU engines (or TP groups)")
+    p.add_argument("--hardware", help="GPU id for --n-engines (default nvidia_A100)")
     p.add_argument("--hardware-file", help="JSON file adding GPU types to the hardware table")
-    p.add_argument("--tp", type=_tp, default=1, help="tensor-parallel degree in --n-engines mode")
+    p.add_argument("--tp", type=_tp, help="tensor-parallel degree in --n-engines mode (default 1)")
     p.add_argument("--dtype", choices=["fp16", "bf16", "fp8", "int8", "int4"], help="precision of every deployment")
     p.add_argument("--model", help="override every request's model (known name, or folder/file with config.json)")
-    p.add_argument("--default-model", default="meta-llama/Meta-Llama-3.1-8B-Instruct",
-                   help="model for requests whose trace has no model field")
+    p.add_argument("--default-model",
+                   help="model for requests whose trace has no model field (needed when the trace names none, "
+                        "unless --model is given or env.json deploys one model)")
     p.add_argument("--arrival-rate", type=_bounded(1e-6, 1e9, "requests/s"), help="Poisson arrivals at this many requests/s")
     p.add_argument("--arrival-process", choices=ARRIVAL_PROCESSES,
                    help="with --arrival-rate: poisson (default), gamma (needs --burstiness) or constant (fixed gap)")
     p.add_argument("--burstiness", type=_bounded(1e-3, 100.0, "a coefficient of variation"), help="Gamma inter-arrival coefficient of variation")
-    p.add_argument("--concurrency", type=positive_int,
+    p.add_argument("--concurrency", type=int_range(1, 1_000_000),
                    help="closed loop: N clients, each sends its next request when its previous one ends")
-    p.add_argument("--think-time", dest="think_time_s", type=_non_negative_float, default=0.0,
+    p.add_argument("--think-time", dest="think_time_s", type=float_range(0, MAX_SECONDS), default=0.0,
                    help="with --concurrency: seconds a client waits before its next request (default 0)")
     p.add_argument("--time-scale", type=_bounded(1e-6, 1e9, "a speed-up factor"), default=1.0, help="speed up a timestamped trace by X")
-    p.add_argument("--start", dest="start_s", type=_non_negative_float, help="window start (s, trace time)")
-    p.add_argument("--duration", dest="duration_s", type=positive_float, help="window length (s)")
+    p.add_argument("--start", dest="start_s", type=float_range(0, MAX_SECONDS), help="window start (s, trace time)")
+    p.add_argument("--duration", dest="duration_s", type=float_range(0, MAX_SECONDS, above_low=True), help="window length (s)")
     p.add_argument("--limit", type=_count, help="read at most this many requests")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
     p.add_argument("--output-dir", "-o", default=".local/replay_results", help="output folder")
     p.add_argument("--trace-output", help="Chrome trace path (default OUTPUT_DIR/trace.json)")
     p.add_argument("--stats-output", help="statistics path (default OUTPUT_DIR/stats.json)")
@@ -113,9 +107,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "a slice and queue/KV counters per run of GPU iterations; 'auto' (default) = iterations "
                         "for the first 100,000 runs, then requests (keeps 100k-request runs near 200 MB)")
     p.add_argument("--no-outputs", action="store_true", help="write nothing (benchmarks)")
-    p.add_argument("--print-interval", type=_non_negative_float, default=0.0, help="progress every N simulated seconds")
+    p.add_argument("--print-interval", type=float_range(0, 86_400), default=0.0, help="seconds (wall clock) between progress-line redraws on a terminal (default 1)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
-    p.add_argument("--load-report-interval", type=_non_negative_float, default=0.0,
+    p.add_argument("--load-report-interval", type=float_range(0, MAX_SECONDS), default=0.0,
                    help="seconds between replica load reports to the router (0 = every change)")
     p.add_argument("--reprovisioning-policy", default="least-recently-used",
                    help="node to switch when no replica serves a model: random, least-recently-used, least-loaded")
@@ -124,9 +118,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--calibration", default="default", help="calibration profile ('none' = pure roofline)")
     p.add_argument("--step-mode", action="store_true", help="one event per iteration (no fast-forward)")
     p.add_argument("--strict", action="store_true", help="invalid requests are errors, not skipped")
-    p.add_argument("--max-num-batched-tokens", type=positive_int, help="token budget per iteration (vLLM default 2048)")
-    p.add_argument("--max-num-seqs", type=positive_int, help="sequences per batch (vLLM default 256)")
-    p.add_argument("--block-size", type=positive_int, help="KV block size in tokens (default 16)")
+    p.add_argument("--max-num-batched-tokens", type=int_range(1, 10_000_000), help="token budget per iteration (vLLM default 2048)")
+    p.add_argument("--max-num-seqs", type=int_range(1, 1_000_000), help="sequences per batch (vLLM default 256)")
+    p.add_argument("--block-size", type=int_range(1, 65_536), help="KV block size in tokens (default 16)")
     p.add_argument("--gpu-memory-utilization", type=_fraction, help="fraction of GPU memory used (default 0.9)")
     p.add_argument("--no-chunked-prefill", dest="enable_chunked_prefill", action="store_const", const=False)
     p.add_argument("--no-prefix-caching", dest="enable_prefix_caching", action="store_const", const=False,
@@ -145,12 +139,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def options_from_args(args: argparse.Namespace) -> ReplayOptions:
     """Build ReplayOptions; with no input and no cluster, the bundled example."""
     example = args.input is None and args.environment is None and args.n_engines is None
+    _legacy_only(args, example)
     slo = args.slo or {}
     return ReplayOptions(
         input=args.input or str(EXAMPLES / "trace.jsonl"),
         environment=str(EXAMPLES / "env.json") if example else args.environment,
-        environment_change_file=args.environment_change_file, n_engines=args.n_engines, hardware=args.hardware,
-        hardware_file=args.hardware_file, tp=args.tp, dtype=args.dtype, model=args.model,
+        environment_change_file=args.environment_change_file, n_engines=args.n_engines,
+        hardware=args.hardware or "nvidia_A100", hardware_file=args.hardware_file, tp=args.tp or 1, dtype=args.dtype, model=args.model,
         default_model=args.default_model, trace_format=args.trace_format,
         arrival_rate=args.arrival_rate if args.arrival_rate is not None or not example or args.concurrency else EXAMPLE_RATE,
         burstiness=args.burstiness, arrival_process=args.arrival_process, time_scale=args.time_scale,
@@ -170,20 +165,42 @@ def options_from_args(args: argparse.Namespace) -> ReplayOptions:
     )
 
 
+def _legacy_only(args: argparse.Namespace, example: bool) -> None:
+    """--hardware and --tp shape the --n-engines cluster; with env.json they would be ignored: refuse them."""
+    if args.n_engines is not None:
+        return
+    for option, value in (("--hardware", args.hardware), ("--tp", args.tp)):
+        if value is not None:
+            where = "the bundled example's env.json" if example else "env.json"
+            raise UsageError(f"{option} applies to --n-engines clusters only; {where} sets each node's GPUs",
+                             field=option, expected="--n-engines N with it, or the GPUs and tp in env.json")
+
+
 def summary_lines(stats: dict, out_dir: str) -> list[str]:  # type: ignore[type-arg]
     """A short human summary of a run."""
     r, lat, th, sim = stats["requests"], stats["latency"], stats["throughput"], stats["simulation"]
     return [
         f"requests: {r['total']} entered, {r['completed']} completed, {r['failed']} failed"
         + (f" {r['failed_by_reason']}" if r["failed"] else "") + f", {r['skipped_invalid']} skipped (invalid)",
-        f"TTFT  p50 {lat['ttft_s']['p50'] * 1e3:.1f} ms  p99 {lat['ttft_s']['p99'] * 1e3:.1f} ms",
-        f"TPOT  p50 {lat['tpot_s']['p50'] * 1e3:.2f} ms  p99 {lat['tpot_s']['p99'] * 1e3:.2f} ms",
-        f"E2E   p50 {lat['e2e_s']['p50']:.3f} s  p99 {lat['e2e_s']['p99']:.3f} s",
+        *_latency_lines(lat),
         *(_slo_line(stats["slo"]) if "slo" in stats else []),
         f"throughput {th['requests_per_s']:.2f} req/s, {th['output_tokens_per_s']:.0f} output tok/s",
         f"simulated {sim['simulated_s']:.2f} s in {sim['wall_s']:.2f} s wall, {sim['events']} events",
         *_fidelity_lines(stats.get("fidelity", [])),
         f"outputs in {out_dir}",
+    ]
+
+
+def _latency_lines(lat: dict) -> list[str]:  # type: ignore[type-arg]
+    """TTFT, TPOT and E2E percentiles; never a 0.0 ms standing in for 'no samples'."""
+    if not lat["ttft_s"].get("count", 1):
+        return ["latency: no completed requests"]
+    tpot = lat["tpot_s"]
+    return [
+        f"TTFT  p50 {lat['ttft_s']['p50'] * 1e3:.1f} ms  p99 {lat['ttft_s']['p99'] * 1e3:.1f} ms",
+        f"TPOT  p50 {tpot['p50'] * 1e3:.2f} ms  p99 {tpot['p99'] * 1e3:.2f} ms" if tpot.get("count", 1)
+        else "TPOT  none (every completed request has one output token)",
+        f"E2E   p50 {lat['e2e_s']['p50']:.3f} s  p99 {lat['e2e_s']['p99']:.3f} s",
     ]
 
 
@@ -204,9 +221,12 @@ def _slo_line(slo: dict) -> list[str]:  # type: ignore[type-arg]
     """The SLO line of the summary, when targets were given."""
     targets = [f"{name} <= {slo[key] * 1e3:g} ms" for name, key in (("TTFT", "ttft_s"), ("TPOT", "tpot_s"))
                if slo.get(key) is not None]
+    if slo.get("requests_with_own_targets"):
+        targets.append(f"{slo['requests_with_own_targets']} request(s) with their own targets")
     if not targets:
         return []
-    return [f"SLO {', '.join(targets)}: {slo['attainment']:.1%} of requests met it "
+    share = "no requests" if slo["attainment"] is None else f"{slo['attainment']:.1%} of requests"
+    return [f"SLO {', '.join(targets)}: {share} met it "
             f"({slo['met']}), goodput {slo['goodput_requests_per_s']:.2f} req/s"]
 
 

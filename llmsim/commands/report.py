@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from llmsim.commands.argtypes import MAX_SECONDS, float_range
+
 EXIT_MISSING_EXTRA = 2
 
 
@@ -16,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                    "and summary.md for a run folder (or events.jsonl).")
     p.add_argument("run", metavar="RUN", help="run output folder or its events.jsonl")
     p.add_argument("--output-dir", "-o", help="where to write (default RUN/report)")
-    p.add_argument("--bucket", dest="bucket_s", type=float, help="time-series bucket in seconds (default: span/200)")
+    p.add_argument("--bucket", dest="bucket_s", type=float_range(1e-3, MAX_SECONDS), help="time-series bucket in seconds (default: span/200)")
     p.set_defaults(handler=run)
 
 

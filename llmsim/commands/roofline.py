@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from llmsim import plotting
 from llmsim.commands.cost import add_model_args, build_cost_model, context_len, positive
+from llmsim.commands.argtypes import int_range
 from llmsim.errors import UsageError
 
 
@@ -14,14 +15,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `roofline` subcommand."""
     parser = subparsers.add_parser("roofline", help="per-operator FLOPs, bytes, intensity, bound and time")
     add_model_args(parser, model_required=False)
-    parser.add_argument("--matrix-dims", type=int, nargs="+", help="square GEMM weight sizes (seed form)")
-    parser.add_argument("--input-sizes", type=int, nargs="+", help="GEMM token counts (seed form)")
+    parser.add_argument("--matrix-dims", type=int_range(1, 1_000_000), nargs="+", help="square GEMM weight sizes (seed form)")
+    parser.add_argument("--input-sizes", type=int_range(1, 10_000_000), nargs="+", help="GEMM token counts (seed form)")
     parser.add_argument("--plot", "--output", dest="plot", help="draw the roofline to this PNG (needs matplotlib)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the table and draw the plot when asked."""
+    if args.plot:
+        from llmsim.output.atomic_file import check_output_file
+
+        check_output_file(args.plot, "--plot", [("--hardware-file", args.hardware_file), ("--model", args.model)])
     if args.matrix_dims or args.input_sizes:
         rows, peak, bw = _gemm_rows(args)
     elif args.model:

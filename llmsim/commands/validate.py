@@ -51,7 +51,10 @@ def run(args: argparse.Namespace) -> int:
     from llmsim.validation.report import GROUPS, csv_text, plot, table_lines
 
     if args.plot:
+        from llmsim.output.atomic_file import check_output_file
+
         plotting.require("--plot", field="--plot")
+        check_output_file(args.plot, "--plot", [("--data", args.data)])  # before the minutes of simulation
     calibration = args.calibration
     points = read_points(args.data or shipped_points_path())
     if args.source:

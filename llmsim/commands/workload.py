@@ -12,7 +12,9 @@ from typing import IO
 import msgspec
 import numpy as np
 
-from llmsim.errors import OutputError
+from llmsim.commands.argtypes import MAX_SECONDS, SEED, float_range, int_range
+from llmsim.errors import LlmsimError, OutputError, UsageError
+from llmsim.output.atomic_file import atomic_output, check_output_file
 from llmsim.workload.arrivals import NS_PER_S, ArrivalOptions, with_arrivals
 from llmsim.workload.canonical import CanonicalRecord, to_record, write_canonical
 from llmsim.workload.cli_options import add_arrival_arguments, add_format_argument, arrival_options_from_args
@@ -39,7 +41,7 @@ def _register_stats(subparsers: argparse._SubParsersAction) -> None:  # type: ig
     stats.add_argument("trace", metavar="TRACE")
     add_format_argument(stats)
     add_arrival_arguments(stats)
-    stats.add_argument("--seed", type=int, default=0, help="random seed for --arrival-rate (default 0)")
+    stats.add_argument("--seed", type=SEED, default=0, help="random seed for --arrival-rate (default 0)")
     stats.add_argument("--json", action="store_true", help="print the figures as JSON")
     stats.add_argument("--plot", metavar="FILE.png", help="also draw rate over time and length histograms (needs matplotlib)")
     stats.set_defaults(handler=run_stats)
@@ -48,24 +50,24 @@ def _register_stats(subparsers: argparse._SubParsersAction) -> None:  # type: ig
 
 def _register_generate(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gen = subparsers.add_parser("generate", help="write a synthetic trace in the canonical format")
-    gen.add_argument("--count", type=int, metavar="N", help="number of requests")
-    gen.add_argument("--duration", type=float, metavar="S", help="generate arrivals for S seconds")
+    gen.add_argument("--count", type=int_range(1, 10**9), metavar="N", help="number of requests")
+    gen.add_argument("--duration", type=float_range(0, MAX_SECONDS, above_low=True), metavar="S", help="generate arrivals for S seconds")
     gen.add_argument("--input-tokens", default="lognormal:1000:1000", metavar="SPEC",
                      help=f"prompt length distribution: {SPEC_HELP} (default lognormal:1000:1000)")
     gen.add_argument("--output-tokens", default="lognormal:250:250", metavar="SPEC",
                      help="output length distribution, same forms (default lognormal:250:250)")
     gen.add_argument("--lengths-from", metavar="TRACE",
                      help="resample (input, output) pairs jointly from this trace instead")
-    gen.add_argument("--max-tokens", type=int, metavar="N", help="clip every length to at most N")
-    gen.add_argument("--arrival-rate", type=float, default=1.0, metavar="R", help="requests/s (default 1)")
-    gen.add_argument("--burstiness", type=float, metavar="CV", help="Gamma gaps with this CV (default Poisson)")
+    gen.add_argument("--max-tokens", type=int_range(1, 10_000_000), metavar="N", help="clip every length to at most N")
+    gen.add_argument("--arrival-rate", type=float_range(0, 1e9, above_low=True), default=1.0, metavar="R", help="requests/s (default 1)")
+    gen.add_argument("--burstiness", type=float_range(1e-3, 100), metavar="CV", help="Gamma gaps with this CV (default Poisson)")
     gen.add_argument("--untimed", action="store_true", help="write no arrival times")
     gen.add_argument("--shared-prefix", metavar="G:U:S",
                      help="G system prompts of S tokens, U prompts each (a question drawn from --input-tokens "
                           "after the system prompt); requests cycle through the G x U prompts in a seeded shuffled "
                           "order, as inference-perf's shared_prefix data does; writes prefix hashes")
     gen.add_argument("--model", help="model name written on every request")
-    gen.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    gen.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
     gen.add_argument("-o", "--out", default="-", metavar="FILE", help="output file (default stdout)")
     gen.set_defaults(handler=run_generate)
 
@@ -75,7 +77,7 @@ def _register_convert(subparsers: argparse._SubParsersAction) -> None:  # type: 
     conv.add_argument("trace", metavar="TRACE")
     add_format_argument(conv)
     add_arrival_arguments(conv)
-    conv.add_argument("--seed", type=int, default=0, help="random seed for --arrival-rate (default 0)")
+    conv.add_argument("--seed", type=SEED, default=0, help="random seed for --arrival-rate (default 0)")
     conv.add_argument("-o", "--out", default="-", metavar="FILE", help="output file (default stdout)")
     conv.set_defaults(handler=run_convert)
 
@@ -102,10 +104,15 @@ def run_stats(args: argparse.Namespace) -> int:
     """Print the statistics of one trace (and draw them with --plot)."""
     if args.plot:
         require_matplotlib()
+        check_output_file(args.plot, "--plot", [("TRACE", args.trace)])  # before reading the whole trace
     opts = arrival_options_from_args(args)
     fmt = detect_format(args.trace) if args.trace_format == "auto" else args.trace_format
     timed, requests = _is_timed(open_trace(args.trace, fmt), opts)
-    columns = collect(with_arrivals(requests, opts, np.random.default_rng(args.seed), source=args.trace))
+    try:
+        columns = collect(with_arrivals(requests, opts, np.random.default_rng(args.seed), source=args.trace))
+    except LlmsimError as err:
+        err.file = err.file or args.trace
+        raise
     stats = compute_stats(columns, timed=timed)
     if args.json:
         print(msgspec.json.encode(stats).decode())
@@ -117,8 +124,15 @@ def run_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_GENERATED = 1_000_000_000  # the most requests one `generate` writes (as --count allows)
+
+
 def run_generate(args: argparse.Namespace) -> int:
     """Write a seeded synthetic trace."""
+    if args.duration is not None and not args.untimed and args.duration * args.arrival_rate > MAX_GENERATED:
+        raise UsageError(f"--duration {args.duration:g} s at {args.arrival_rate:g} req/s is about "
+                         f"{args.duration * args.arrival_rate:.3g} requests", field="--duration",
+                         expected=f"at most {MAX_GENERATED:,} requests (a shorter --duration or a lower --arrival-rate)")
     opts = GenerateOptions(
         count=args.count,
         duration_s=args.duration,
@@ -135,7 +149,7 @@ def run_generate(args: argparse.Namespace) -> int:
         inputs = parse_length_spec(args.input_tokens, "input")
         outputs = parse_length_spec(args.output_tokens, "output")
         records = generate(inputs, outputs, opts)
-    count = _write(records, args.out)
+    count = _write(records, args.out, [("--lengths-from", args.lengths_from)])
     _report(count, args.out)
     return 0
 
@@ -146,15 +160,15 @@ def run_convert(args: argparse.Namespace) -> int:
     timed, requests = _is_timed(open_trace(args.trace, args.trace_format), opts)
     pairs = with_arrivals(requests, opts, np.random.default_rng(args.seed), source=args.trace)
     records = (to_record(r, round(t_ns / NS_PER_S, 9) if timed else None) for t_ns, r in pairs)
-    count = _write(records, args.out)
+    count = _write(records, args.out, [("TRACE", args.trace)])
     _report(count, args.out)
     return 0
 
 
-def _write(records: Iterable[CanonicalRecord], out: str) -> int:
-    """Stream records to a file (or stdout for "-")."""
+def _write(records: Iterable[CanonicalRecord], out: str, inputs: list[tuple[str, str | None]]) -> int:
+    """Stream records to a file (replaced only once whole) or to stdout for "-"."""
     try:
-        with _open_out(out) as handle:
+        with _open_out(out, inputs) as handle:
             return write_canonical(records, handle)
     except BrokenPipeError:
         # The reader of stdout went away (as `| head` does): stop quietly, like other tools.
@@ -165,12 +179,12 @@ def _write(records: Iterable[CanonicalRecord], out: str) -> int:
 
 
 @contextlib.contextmanager
-def _open_out(out: str) -> Iterator[IO[bytes]]:
+def _open_out(out: str, inputs: list[tuple[str, str | None]]) -> Iterator[IO[bytes]]:
     if out == "-":
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    with open(out, "wb") as handle:
+    with atomic_output(out, "--out", inputs) as handle:
         yield handle
 
 

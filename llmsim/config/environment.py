@@ -178,10 +178,35 @@ def validate_environment(env: Environment, file: str, known_gpus: list[str]) -> 
         for j, dep in enumerate(node.deployments):
             if dep.tp not in (1, 2, 4, 8, 16):
                 raise ConfigError(f"tp {dep.tp} is not a power of two", file=file, field=f"{where}.deployments[{j}].tp", expected="1, 2, 4, 8 or 16")
+        _check_deployments_fit(node, file, where)
     _require(total <= MAX_GPUS, f"the environment has {total:,} GPUs", file, "nodes", f"at most {MAX_GPUS:,} GPUs")
     if total == 0:
         raise ConfigError("the environment has zero GPUs", file=file, field="nodes", expected="at least one GPU")
     return msgspec.structs.replace(env, nodes=nodes, gpus=[])
+
+
+def _check_deployments_fit(node: NodeSpec, file: str, where: str) -> None:
+    """Each start-up deployment gets the GPUs it asks for (a replica's TP group is one GPU type), in order."""
+    free = {gpu: count for gpu, count in zip(node.gpu_types, node.gpu_count_per_type)}
+    for j, dep in enumerate(node.deployments):
+        place = f"{where}.deployments[{j}]"
+        widest = max(free.values(), default=0)
+        if dep.tp > widest:
+            left = " still free" if j else ""
+            raise ConfigError(f"tp {dep.tp} needs {dep.tp} GPUs of one type but node {node.node_id} has at most "
+                              f"{widest}{left}", file=file, field=f"{place}.tp",
+                              expected=f"a tp of at most {widest}" if widest else "a node with free GPUs")
+        fits = sum(count // dep.tp for count in free.values())
+        wanted = dep.replicas or 1
+        if wanted > fits:
+            raise ConfigError(f"{wanted} replicas of tp {dep.tp} need {wanted * dep.tp} GPUs but node {node.node_id} "
+                              f"has room for {fits}", file=file, field=f"{place}.replicas",
+                              expected=f"at most {fits} replicas, or no replicas field (as many as fit)")
+        for gpu in free:  # take GPUs as the node does: type by type
+            take = min(wanted if dep.replicas is not None else free[gpu] // dep.tp, free[gpu] // dep.tp)
+            free[gpu] -= take * dep.tp
+            if dep.replicas is not None:
+                wanted -= take
 
 
 def load_environment(path: str | Path, known_gpus: list[str]) -> Environment:

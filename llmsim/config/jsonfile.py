@@ -9,6 +9,7 @@ from typing import TypeVar
 import msgspec
 
 from llmsim.errors import ConfigError, InputFileError
+from llmsim.inputs import read_document
 
 T = TypeVar("T")
 
@@ -17,15 +18,13 @@ _BYTE_RE = re.compile(r"\(byte (?P<offset>\d+)\)$")
 
 
 def read_bytes(path: str | Path) -> bytes:
-    """Read a whole file or raise InputFileError naming it."""
+    """Read a whole file (bounded; a FIFO or stdin once) or raise InputFileError naming it."""
     try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputFileError("file not found", file=str(path)) from None
-    except IsADirectoryError:
-        raise InputFileError("is a directory", file=str(path), expected="a file") from None
-    except OSError as err:
-        raise InputFileError(f"cannot read: {err.strerror}", file=str(path)) from None
+        return read_document(str(path))
+    except InputFileError as err:
+        if err.message == "no such file":
+            err.message = "file not found"
+        raise
 
 
 def split_validation_error(err: msgspec.ValidationError) -> tuple[str | None, str]:
@@ -51,6 +50,8 @@ def decode_file(path: str | Path, kind: type[T], error: type[ConfigError] = Conf
         raise InputFileError("not UTF-8", file=str(path), line=line_of_offset(data, err.start)) from None
     try:
         return msgspec.json.decode(data, type=kind)
+    except RecursionError:
+        raise error("JSON nested too deeply", file=str(path), expected="a JSON object of ordinary depth") from None
     except msgspec.ValidationError as err:
         field, message = split_validation_error(err)
         raise error(message, file=str(path), field=field) from None

@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 import json
 from importlib import resources
-from pathlib import Path
 
 import msgspec
 
 from llmsim.errors import ConfigError, InputFileError, UnknownHardwareError
+from llmsim.inputs import read_document
 
 
 class Hardware(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,9 +36,22 @@ class Hardware(msgspec.Struct, frozen=True, kw_only=True):
                 field="interconnect",
                 expected="nvlink or pcie",
             )
-        for field in ("memory_bytes", "hbm_bandwidth_bytes_per_s", "peak_fp16_flops"):
-            if getattr(self, field) <= 0:
-                raise ConfigError(f"GPU {self.id!r}: must be > 0", field=field)
+        for field, (low, high) in _RANGES.items():
+            value = getattr(self, field)
+            if not low <= value <= high:  # NaN fails too
+                side = f">= {low:g}"
+                raise ConfigError(f"GPU {self.id!r}: {field} is {value}", field=field,
+                                  expected=f"a number {side} and <= {high:g}")
+
+
+# Plausible ranges of a GPU's figures: outside them, iteration times overflow or divide by zero.
+_RANGES: dict[str, tuple[float, float]] = {
+    "memory_bytes": (1e6, 1e15), "hbm_bandwidth_bytes_per_s": (1e6, 1e18), "peak_fp16_flops": (1e6, 1e21),
+    "interconnect_bandwidth_bytes_per_s": (1e6, 1e18), "pcie_bandwidth_bytes_per_s": (1e6, 1e18),
+    "peak_fp8_flops": (0, 1e21), "peak_int8_flops": (0, 1e21), "onchip_buffer_bytes": (0, 1e12),
+    "interconnect_latency_s": (0, 1.0),
+}
+
 
 
 class _Table(msgspec.Struct):
@@ -49,11 +62,26 @@ class _Table(msgspec.Struct):
 def _decode_table(data: bytes, where: str) -> dict[str, Hardware]:
     try:
         table = msgspec.json.decode(data, type=_Table)
+    except ConfigError as err:
+        index = next((i for i, gpu in enumerate(_raw_gpus(data)) if err.message.startswith(f"GPU {gpu!r}")), None)
+        err.file = where
+        err.field = f"gpus[{index}].{err.field}" if index is not None else err.field
+        raise
+    except RecursionError:
+        raise InputFileError("JSON nested too deeply", file=where, expected="a hardware table") from None
     except msgspec.ValidationError as err:
         raise ConfigError(f"invalid hardware table: {err}", file=where) from None
     except msgspec.DecodeError as err:
         raise InputFileError(f"not valid JSON: {err}", file=where) from None
     return {gpu.id: gpu for gpu in table.gpus}
+
+
+def _raw_gpus(data: bytes) -> list[object]:
+    """The ids of a table's GPU objects, in order (to name the one that failed)."""
+    try:
+        return [g.get("id") if isinstance(g, dict) else None for g in json.loads(data).get("gpus", [])]
+    except (ValueError, AttributeError):
+        return []
 
 
 @functools.lru_cache(maxsize=1)
@@ -65,15 +93,14 @@ def _shipped() -> dict[str, Hardware]:
 @functools.lru_cache(maxsize=16)
 def _user_table(path: str) -> dict[str, Hardware]:
     """A user file holds either {"gpus": [...]} or a bare list of GPU objects."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as err:
-        raise InputFileError(f"cannot read hardware file: {err.strerror}", file=path) from None
+    raw = read_document(path)
     try:
         if isinstance(json.loads(raw), list):
             raw = b'{"gpus": ' + raw + b"}"
     except ValueError as err:
         raise InputFileError(f"not valid JSON: {err}", file=path) from None
+    except RecursionError:
+        raise InputFileError("JSON nested too deeply", file=path, expected="a hardware table") from None
     return _decode_table(raw, path)
 
 

@@ -13,7 +13,8 @@ from typing import Any
 import msgspec
 
 from llmsim.cost import spec_cache
-from llmsim.errors import ConfigError, UnknownModelError
+from llmsim.errors import ConfigError, InputFileError, UnknownModelError
+from llmsim.inputs import read_document
 
 
 class ModelSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -152,7 +153,20 @@ def _shipped_name(name: str) -> str | None:
     return None
 
 
+def is_shipped_name(name: str) -> bool:
+    """Whether `name` is a shipped config (by name, Hugging Face id or alias), not a path."""
+    return _shipped_name(name) is not None
+
+
+# Canonical name -> config file of each local model loaded by path, so that the canonical name
+# (what deployments, replicas and statistics carry) finds the same file from any working folder.
+_LOCAL_CONFIGS: dict[str, Path] = {}
+
+
 def _local_path(name_or_path: str) -> Path | None:
+    known = _LOCAL_CONFIGS.get(name_or_path)
+    if known is not None:
+        return known
     path = Path(name_or_path).expanduser()
     if path.is_file():
         return path
@@ -177,6 +191,8 @@ def resolve_model_name(name_or_path: str) -> str:
         return shipped
     local = _local_path(name_or_path)
     if local is not None:
+        if name_or_path in _LOCAL_CONFIGS:
+            return name_or_path
         folder = local.parent.name if local.name == "config.json" else local.stem
         return folder or local.stem
     raise _unknown(name_or_path)
@@ -194,9 +210,12 @@ def _config_file(name_or_path: str) -> Path:
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        return path.read_bytes()
-    except OSError as err:
-        raise ConfigError(f"cannot read model config: {err}", file=str(path)) from None
+        return read_document(str(path), MAX_CONFIG_BYTES)
+    except InputFileError as err:
+        raise ConfigError(f"cannot read model config: {err.message}", file=str(path)) from None
+
+
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
 
 
 def _read_config(path: Path, data: bytes) -> dict[str, Any]:
@@ -205,6 +224,8 @@ def _read_config(path: Path, data: bytes) -> dict[str, Any]:
         raw = json.loads(data.decode("utf-8"))
     except ValueError as err:
         raise ConfigError(f"cannot read model config: {err}", file=str(path)) from None
+    except RecursionError:
+        raise ConfigError("model config nested too deeply", file=str(path), expected="a config.json object") from None
     if not isinstance(raw, dict):
         raise ConfigError("model config is not a JSON object", file=str(path))
     try:
@@ -236,8 +257,41 @@ def spec_from_config(name: str, values: dict[str, Any], where: str = "config.jso
         layers = int(values["num_hidden_layers"])
         vocab = int(values["vocab_size"])
         inter = int(_first(values, "intermediate_size", "ffn_dim", default=4 * hidden))
-    except (KeyError, TypeError, ValueError) as err:
+    except (KeyError, TypeError, ValueError, OverflowError) as err:
         raise ConfigError(f"missing or invalid field {err}", file=where) from None
+    _check_positive(values, where, hidden_size=hidden, num_attention_heads=heads, num_hidden_layers=layers,
+                    vocab_size=vocab, intermediate_size=inter)
+    try:
+        spec = _spec(name, values, hidden, heads, layers, vocab, inter)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise ConfigError(f"invalid field: {err}", file=where) from None
+    _check_positive(values, where, num_key_value_heads=spec.num_kv_heads, head_dim=spec.head_dim)
+    if spec.num_experts < 0 or spec.num_experts > MAX_DIMENSION:
+        raise ConfigError(f"{spec.num_experts} experts", file=where, field="num_experts",
+                          expected=f"an integer from 0 to {MAX_DIMENSION:,}")
+    if spec.is_moe and not 1 <= spec.experts_per_token <= spec.num_experts:
+        raise ConfigError(f"{spec.experts_per_token} experts per token of {spec.num_experts}", file=where,
+                          field="num_experts_per_tok", expected=f"an integer from 1 to {spec.num_experts}")
+    if spec.is_moe and spec.moe_intermediate_size <= 0 or spec.shared_expert_intermediate_size < 0:
+        raise ConfigError("expert width is not positive", file=where, field="moe_intermediate_size",
+                          expected="an integer > 0")
+    return spec
+
+
+MAX_DIMENSION = 10_000_000  # larger than any real model's width, layer count or vocabulary
+
+
+def _check_positive(values: dict[str, Any], where: str, **fields: int) -> None:
+    """Every architecture figure a whole number from 1 to MAX_DIMENSION (no division by zero later)."""
+    for field, value in fields.items():
+        if not 1 <= value <= MAX_DIMENSION:
+            shown = f"{value:,}" if abs(value) < 10**15 else f"{float(value):.3g}"
+            raise ConfigError(f"{field} is {shown}", file=where, field=field,
+                              expected=f"an integer from 1 to {MAX_DIMENSION:,}")
+
+
+def _spec(name: str, values: dict[str, Any], hidden: int, heads: int, layers: int, vocab: int,
+          inter: int) -> ModelSpec:
     experts = int(_first(values, "num_local_experts", "num_experts", "n_routed_experts", default=0) or 0)
     return ModelSpec(
         name=name,
@@ -263,6 +317,8 @@ def load_model_spec(name_or_path: str) -> ModelSpec:
     """The ModelSpec for a shipped name, a Hugging Face id alias, or a local config folder/file."""
     path = _config_file(name_or_path)
     name = resolve_model_name(name_or_path)
+    if _shipped_name(name_or_path) is None:
+        _LOCAL_CONFIGS.setdefault(name, path.resolve())
     data = _read_bytes(path)
     key = spec_cache.cache_key(name, data)
     spec = spec_cache.load(key)

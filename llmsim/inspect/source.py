@@ -8,6 +8,7 @@ from pathlib import Path
 import msgspec
 
 from llmsim.errors import InputFileError
+from llmsim.inputs import bounded_lines, open_input
 from llmsim.output.events import AnyEvent, Event
 
 EVENTS_FILE = "events.jsonl"
@@ -27,11 +28,11 @@ def events_path(run: str | Path) -> Path:
 def stream_events(path: Path, keep_line: Callable[[bytes], bool] | None = None) -> Iterator[Event]:
     """Decode events lazily; `keep_line` can reject raw lines before they are decoded (fast paths)."""
     decoder = msgspec.json.Decoder(AnyEvent)
-    with open(path, "rb") as fh:
-        for number, line in enumerate(fh, start=1):
+    with open_input(str(path)) as fh:
+        for number, line in bounded_lines(fh, str(path)):
             if not line.strip() or (keep_line is not None and not keep_line(line)):
                 continue
             try:
                 yield decoder.decode(line)
-            except msgspec.DecodeError as err:
+            except (msgspec.DecodeError, RecursionError) as err:
                 raise InputFileError(f"not an llmsim event: {err}", file=str(path), line=number) from None

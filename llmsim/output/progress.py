@@ -1,8 +1,13 @@
-"""Progress of a long replay on stderr: one self-overwriting status line, only on a terminal."""
+"""Progress of a long replay on stderr: one self-overwriting status line, only on a terminal.
+
+The line is redrawn by a background thread on a wall-clock timer, never by simulation events,
+so it costs the run nothing however short the interval or however long the trace's span.
+"""
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Any, TextIO
 
@@ -12,7 +17,7 @@ MIN_REDRAW_S = 0.1  # at most ten redraws per wall second, however short --print
 
 
 class Progress:
-    """Called by the GlobalEngine every --print-interval simulated seconds.
+    """Draws the engine's state every `interval` wall seconds from `start` to `close`.
 
     Draws simulated time, requests arrived and finished and the event rate on `stream` when it is
     a terminal; silent when it is not (logs, pipes, CI) or when `quiet`.
@@ -25,6 +30,24 @@ class Progress:
         self._start_wall = self._last_wall = time.perf_counter()
         self._last_events = 0
         self._drawn = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, engine: Any, interval_s: float) -> None:
+        """Redraw every `interval_s` wall seconds (at least MIN_REDRAW_S) until close(); nothing when disabled."""
+        if not self.enabled or self._thread is not None:
+            return
+        period = max(interval_s, MIN_REDRAW_S)
+
+        def loop() -> None:
+            while not self._stop.wait(period):
+                try:
+                    self(engine)
+                except (OSError, ValueError):  # the terminal went away: stop drawing
+                    return
+
+        self._thread = threading.Thread(target=loop, name="llmsim-progress", daemon=True)
+        self._thread.start()
 
     def __call__(self, engine: Any) -> None:
         if not self.enabled:
@@ -41,7 +64,11 @@ class Progress:
         self._drawn = True
 
     def close(self) -> None:
-        """End the status line so that what follows starts on a fresh line."""
+        """Stop redrawing and end the status line so that what follows starts on a fresh line."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
         if self._drawn:
             self.stream.write("\n")
             self.stream.flush()

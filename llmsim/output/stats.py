@@ -17,21 +17,25 @@ from llmsim.output.sink import TypedSink
 from protocols.gpu import GpuStats
 
 
-def summarise(values_s: np.ndarray) -> dict[str, float]:
-    """mean, p50, p90, p99 and max of a sample (zeros when empty)."""
+EMPTY_SUMMARY: dict[str, float | None] = {"mean": None, "p50": None, "p90": None, "p99": None, "max": None}
+
+
+def summarise(values_s: np.ndarray) -> dict[str, float | int | None]:
+    """count, mean, p50, p90, p99 and max of a sample; with no sample, count 0 and null figures (not a perfect 0)."""
     if len(values_s) == 0:
-        return {"mean": 0.0, "p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}
+        return {"count": 0, **EMPTY_SUMMARY}
     p50, p90, p99 = np.percentile(values_s, [50, 90, 99])
-    return {"mean": float(values_s.mean()), "p50": float(p50), "p90": float(p90),
+    return {"count": len(values_s), "mean": float(values_s.mean()), "p50": float(p50), "p90": float(p90),
             "p99": float(p99), "max": float(values_s.max())}
 
 
-def summarise_hist(hist: LogHistogram) -> dict[str, float]:
+def summarise_hist(hist: LogHistogram) -> dict[str, float | int | None]:
     """The same summary from a log histogram (<= 1% relative error)."""
+    if not hist.total:
+        return {"count": 0, **EMPTY_SUMMARY}
     s = 1 / NS_PER_S
-    mean = hist.sum_ns / hist.total * s if hist.total else 0.0
-    return {"mean": mean, "p50": hist.percentile_ns(50) * s, "p90": hist.percentile_ns(90) * s,
-            "p99": hist.percentile_ns(99) * s, "max": hist.max_ns * s}
+    return {"count": int(hist.total), "mean": hist.sum_ns / hist.total * s, "p50": hist.percentile_ns(50) * s,
+            "p90": hist.percentile_ns(90) * s, "p99": hist.percentile_ns(99) * s, "max": hist.max_ns * s}
 
 
 class StatsCollector(TypedSink):
@@ -53,6 +57,9 @@ class StatsCollector(TypedSink):
         self.itl = LogHistogram()
         self.last_finish_ns = 0
         self.slo = (slo_ttft_s, slo_tpot_s)
+        self.request_slo: dict[str, tuple[float | None, float | None]] = {}  # a trace's own targets, by id
+        self.own_slo: dict[int, tuple[float | None, float | None]] = {}  # ... by completion index
+        self.own_slo_requests = 0
         self.handlers = {
             RequestCompleted: self._completed, RequestFailed: self._failed, RequestSkipped: self._skipped,
             RequestPreempted: self._preempted, ModelLoadStarted: self._load, ModelLoadFinished: self._loaded,
@@ -71,6 +78,15 @@ class StatsCollector(TypedSink):
         if e.preemptions:
             self.preempted_requests += 1
         self.last_finish_ns = max(self.last_finish_ns, e.t_ns)
+        if self.request_slo:
+            own = self.request_slo.pop(e.request_id, None)
+            if own is not None:
+                self.own_slo[len(self.arrival) - 1] = own
+
+    def add_request_slo(self, request_id: str, ttft_s: float | None, tpot_s: float | None) -> None:
+        """A request with its own SLO targets (the trace's `slo` field), which replace --slo for it."""
+        self.request_slo[request_id] = (ttft_s, tpot_s)
+        self.own_slo_requests += 1
 
     def _arrived(self, e: RequestArrived) -> None:
         if self.first_arrival_ns is None:
@@ -112,18 +128,31 @@ def _latencies(c: StatsCollector) -> dict[str, np.ndarray]:
             "_tpot_all": np.where(multi, (finish - first) / np.maximum(out - 1, 1), 0.0)}
 
 
+def _targets(c: StatsCollector, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per completed request, its TTFT and TPOT targets (inf = none): --slo, or the request's own."""
+    ttft_s, tpot_s = c.slo
+    ttft = np.full(n, np.inf if ttft_s is None else ttft_s)
+    tpot = np.full(n, np.inf if tpot_s is None else tpot_s)
+    for index, (own_ttft, own_tpot) in c.own_slo.items():
+        if own_ttft is not None:
+            ttft[index] = own_ttft
+        if own_tpot is not None:
+            tpot[index] = own_tpot
+    return ttft, tpot
+
+
 def _slo(c: StatsCollector, lat: dict[str, np.ndarray], span_s: float) -> dict[str, Any]:
     ttft_s, tpot_s = c.slo
-    ok = np.ones(len(lat["ttft"]), dtype=bool)
-    if ttft_s is not None:
-        ok &= lat["ttft"] <= ttft_s
-    if tpot_s is not None:
-        ok &= lat["_tpot_all"] <= tpot_s
+    ttft_target, tpot_target = _targets(c, len(lat["ttft"]))
+    ok = (lat["ttft"] <= ttft_target) & (lat["_tpot_all"] <= tpot_target)
     n_total = len(ok) + sum(c.failed_by_reason.values())
     met = int(ok.sum())
-    return {"ttft_s": ttft_s, "tpot_s": tpot_s, "met": met,
-            "attainment": met / n_total if n_total else 0.0,
-            "goodput_requests_per_s": met / span_s if span_s > 0 else 0.0}
+    out: dict[str, Any] = {"ttft_s": ttft_s, "tpot_s": tpot_s, "met": met,
+                           "attainment": met / n_total if n_total else None,
+                           "goodput_requests_per_s": met / span_s if span_s > 0 else 0.0}
+    if c.own_slo_requests:
+        out["requests_with_own_targets"] = c.own_slo_requests
+    return out
 
 
 def _gpu_entry(g: GpuStats, span_ns: int) -> dict[str, Any]:

@@ -86,13 +86,14 @@ def predict(point: ServingPoint, scenario: Scenario, stats: dict[str, Any]) -> t
     if metric == "ttft_p50_ms":
         return latency["ttft_s"]["p50"] * 1e3, ""
     if metric == "itl_mean_ms":
-        return latency["itl_s"]["mean"] * 1e3, ""
+        itl = latency["itl_s"]["mean"]
+        return (itl * 1e3, "") if itl is not None else (math.nan, "no decode steps (1 output token)")
     if metric == "throughput_req_s":
         return throughput["requests_per_s"], ""
     if metric == "throughput_tok_s":
         return throughput["output_tokens_per_s"], ""
     tpot_s = latency["tpot_s"]["p50"]  # decode_tok_s_per_request
-    return (1.0 / tpot_s, "") if tpot_s > 0 else (math.nan, "no decode steps (1 output token)")
+    return (1.0 / tpot_s, "") if tpot_s else (math.nan, "no decode steps (1 output token)")
 
 
 def saturation_note(scenario: Scenario, stats: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from llmsim.commands.argtypes import MAX_SECONDS, float_range, int_range
 from llmsim.workload.arrivals import ARRIVAL_PROCESSES, ArrivalOptions
 from llmsim.workload.formats import TRACE_FORMATS
 
@@ -22,19 +23,19 @@ def add_format_argument(parser: argparse.ArgumentParser) -> None:
 def add_arrival_arguments(parser: argparse.ArgumentParser, *, with_model: bool = True) -> None:
     """--arrival-rate, --arrival-process, --burstiness, --time-scale, --start, --duration, --limit (and --model)."""
     group = parser.add_argument_group("arrivals")
-    group.add_argument("--arrival-rate", type=float, metavar="R",
+    group.add_argument("--arrival-rate", type=float_range(0, 1e9, above_low=True), metavar="R",
                        help="Poisson arrivals at R requests/s, replacing the trace's timestamps")
     group.add_argument("--arrival-process", choices=ARRIVAL_PROCESSES,
                        help="with --arrival-rate: poisson (default), gamma (needs --burstiness) or constant (fixed gap)")
-    group.add_argument("--burstiness", type=float, metavar="CV",
+    group.add_argument("--burstiness", type=float_range(1e-3, 100), metavar="CV",
                        help="with --arrival-rate: Gamma inter-arrival gaps with this coefficient of variation (1 = Poisson)")
-    group.add_argument("--time-scale", type=float, default=1.0, metavar="X",
+    group.add_argument("--time-scale", type=float_range(1e-6, 1e9), default=1.0, metavar="X",
                        help="replay X times faster (2 halves every gap); default 1")
-    group.add_argument("--start", type=float, metavar="S",
+    group.add_argument("--start", type=float_range(0, MAX_SECONDS), metavar="S",
                        help="skip requests before S seconds into the trace")
-    group.add_argument("--duration", type=float, metavar="S",
+    group.add_argument("--duration", type=float_range(0, MAX_SECONDS, above_low=True), metavar="S",
                        help="keep only requests in the S seconds after --start")
-    group.add_argument("--limit", type=int, metavar="N", help="at most N requests")
+    group.add_argument("--limit", type=int_range(0, 10**15), metavar="N", help="at most N requests")
     if with_model:
         group.add_argument("--model", help="serve every request with this model")
 

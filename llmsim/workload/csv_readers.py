@@ -6,6 +6,7 @@ import csv
 from collections.abc import Iterator
 
 from llmsim.errors import InputFileError
+from llmsim.inputs import MAX_LINE_BYTES
 from llmsim.workload.fields import LineContext, as_str, require, required_float, required_int
 from llmsim.workload.request import TraceRequest
 from llmsim.workload.source import default_id, iter_lines
@@ -15,6 +16,7 @@ AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 BURSTGPT_COLUMNS = ("Timestamp", "Request tokens", "Response tokens")
 VIDUR_COLUMNS = ("num_prefill_tokens", "num_decode_tokens")
 SECONDS_PER_DAY = 86_400
+csv.field_size_limit(MAX_LINE_BYTES)  # a field may fill a line; lines are bounded by the reader
 
 
 def iter_csv_rows(path: str) -> Iterator[tuple[LineContext, dict[str, str]]]:

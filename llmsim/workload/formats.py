@@ -72,6 +72,8 @@ def detect_format(path: str) -> str:
 def _detect_json(first: str, path: str) -> str:
     try:
         obj = msgspec.json.decode(first)
+    except RecursionError:
+        raise TraceError("JSON nested too deeply", file=path, line=1, expected="one flat JSON object per line") from None
     except msgspec.DecodeError:
         raise TraceError("first line is not valid JSON", file=path, line=1) from None
     if isinstance(obj, dict):
@@ -86,7 +88,10 @@ def _detect_json(first: str, path: str) -> str:
 
 
 def _detect_csv(first: str, path: str) -> str:
-    header = {name.strip() for name in next(csv.reader(io.StringIO(first)), [])}
+    try:
+        header = {name.strip() for name in next(csv.reader(io.StringIO(first)), [])}
+    except csv.Error as err:
+        raise InputFileError(f"not valid CSV: {err}", file=path, line=1) from None
     for columns, name in _CSV_MARKERS:
         if header.issuperset(columns):
             return name

@@ -32,6 +32,8 @@ def iter_json_objects(path: str) -> Iterator[tuple[LineContext, dict[str, Any]]]
         ctx = LineContext(path, line_no)
         try:
             obj = _DECODER.decode(text)
+        except RecursionError:
+            raise ctx.error("JSON nested too deeply", expected="one flat JSON object per line") from None
         except msgspec.DecodeError:
             if not text.endswith("\n"):
                 raise ctx.error("truncated last line", expected="a complete JSON object") from None
@@ -124,4 +126,12 @@ def _canonical_request(obj: dict[str, Any], ctx: LineContext) -> TraceRequest:
 
 def _slo_value(slo: dict[str, Any], name: str, ctx: LineContext) -> float | None:
     value = slo.get(name)
-    return None if value is None else as_float(value, f"slo.{name}", ctx)
+    if value is None:
+        return None
+    seconds = as_float(value, f"slo.{name}", ctx)
+    if not 0 < seconds <= MAX_SLO_S:
+        raise ctx.error(f"got {value!r}", field=f"slo.{name}", expected=f"seconds > 0 and <= {MAX_SLO_S:g}")
+    return seconds
+
+
+MAX_SLO_S = 1e6

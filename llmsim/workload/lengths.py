@@ -109,8 +109,14 @@ def parse_length_spec(spec: str, column: str) -> LengthDistribution:
     except ValueError:
         raise UsageError(f"bad numbers in length spec {spec!r}", expected=SPEC_HELP) from None
     if len(params) != arity or not all(math.isfinite(p) and p >= 0 for p in params):
-        raise UsageError(f"bad length spec {spec!r}", expected=SPEC_HELP)
+        raise UsageError(f"bad length spec {spec!r}", field=f"--{column}-tokens", expected=SPEC_HELP)
+    if any(p > MAX_SPEC_TOKENS for p in params):
+        raise UsageError(f"length spec {spec!r} asks for more than {MAX_SPEC_TOKENS:,} tokens",
+                         field=f"--{column}-tokens", expected=f"token counts from 0 to {MAX_SPEC_TOKENS:,}")
     return cls(*params)
+
+
+MAX_SPEC_TOKENS = 10_000_000  # the largest request a replay accepts (llmsim.preflight.MAX_TOKENS_PER_REQUEST)
 
 
 def draw_lengths(

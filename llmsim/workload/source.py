@@ -7,18 +7,14 @@ from collections.abc import Iterator
 from typing import IO
 
 from llmsim.errors import InputFileError
+from llmsim.inputs import STDIN, bounded_lines, open_input
 
 
 def open_binary(path: str) -> IO[bytes]:
-    """Open a trace file for streaming, or raise InputFileError."""
-    if os.path.isdir(path):
+    """Open a trace file for streaming (stdin and FIFOs are read once, then re-read from a copy)."""
+    if path != STDIN and os.path.isdir(path):
         raise InputFileError("is a directory, not a trace file", file=path)
-    try:
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise InputFileError("no such file", file=path) from None
-    except OSError as err:
-        raise InputFileError(f"cannot read: {err.strerror or err}", file=path) from None
+    return open_input(path)
 
 
 def iter_lines(path: str) -> Iterator[tuple[int, str]]:
@@ -29,7 +25,7 @@ def iter_lines(path: str) -> Iterator[tuple[int, str]]:
     spreadsheet exports often add, is dropped.
     """
     with open_binary(path) as handle:
-        for line_no, raw in enumerate(handle, start=1):
+        for line_no, raw in bounded_lines(handle, path):
             if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
             try:

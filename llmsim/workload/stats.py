@@ -10,6 +10,7 @@ from typing import NamedTuple
 import msgspec
 import numpy as np
 
+from llmsim.errors import TraceError
 from llmsim.workload.arrivals import NS_PER_S
 from llmsim.workload.request import TraceRequest
 
@@ -17,15 +18,15 @@ PERCENTILES = (50, 90, 95, 99)
 
 
 class LengthStats(msgspec.Struct, frozen=True, kw_only=True):
-    """Summary of one token-length column (numpy's default, linear-interpolated percentiles)."""
+    """Summary of one token-length column (numpy's default, linear-interpolated percentiles); null when empty."""
 
-    mean: float
-    min: int
-    p50: float
-    p90: float
-    p95: float
-    p99: float
-    max: int
+    mean: float | None
+    min: int | None
+    p50: float | None
+    p90: float | None
+    p95: float | None
+    p99: float | None
+    max: int | None
 
 
 class TraceStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,7 +51,9 @@ class TraceStats(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def length_stats(values: np.ndarray) -> LengthStats:
-    """Mean, min, max and percentiles of a token-count array."""
+    """Mean, min, max and percentiles of a token-count array (all None when it is empty: no fake zeros)."""
+    if values.size == 0:
+        return LengthStats(mean=None, min=None, p50=None, p90=None, p95=None, p99=None, max=None)
     p50, p90, p95, p99 = np.percentile(values, PERCENTILES).tolist()
     return LengthStats(
         mean=float(values.mean()),
@@ -134,8 +137,13 @@ def collect(arrivals: Iterable[tuple[int, TraceRequest]]) -> TraceColumns:
     for t_ns, request in arrivals:
         reuse.add(request)
         arrival_ns.append(t_ns)
-        inputs.append(request.input_tokens)
-        outputs.append(request.output_tokens)
+        try:
+            inputs.append(request.input_tokens)
+            outputs.append(request.output_tokens)
+        except OverflowError:
+            field = "output_tokens" if len(inputs) > len(outputs) else "input_tokens"
+            raise TraceError(f"token count {getattr(request, field)} is beyond any integer llmsim counts",
+                             line=request.line, field=field, expected="an integer below 2**63") from None
         models[request.model or "(none)"] += 1
     return TraceColumns(
         np.frombuffer(arrival_ns, dtype=np.int64),
@@ -216,6 +224,9 @@ def format_stats(stats: TraceStats, title: str) -> str:
     else:
         lines.append("span             untimed trace (no arrival times; give --arrival-rate)")
     for name, lengths in (("input tokens", stats.input_tokens), ("output tokens", stats.output_tokens)):
+        if lengths.mean is None:
+            lines.append(f"{name:<17}none (no requests selected)")
+            continue
         lines.append(
             f"{name:<17}mean {lengths.mean:.1f}  p50 {lengths.p50:g}  p90 {lengths.p90:g}"
             f"  p95 {lengths.p95:g}  p99 {lengths.p99:g}  min {lengths.min}  max {lengths.max}"

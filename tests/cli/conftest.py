@@ -49,6 +49,49 @@ FILES: dict[str, bytes] = {
     "changes_unknown_gpu.jsonl": b'{"timestamp": 1, "gpu_name": "nvidia_A100", "amount": 1}\n'
                                  b'{"timestamp": 2, "gpu_name": "nvidia_Z9", "amount": 1}\n',
     "a_file": b"not a folder\n",
+    # issue 16: hostile inputs
+    "deep.jsonl": (OK_LINE + '{"input_tokens": 10, "output_tokens": 5, "x": ' + "[" * 100_000 + "]" * 100_000
+                   + "}\n").encode(),
+    "deep_first.jsonl": ("[" * 200_000 + "\n").encode(),
+    "slo_bad.jsonl": (OK_LINE + '{"input_tokens": 10, "output_tokens": 5, "slo": {"ttft_s": -1}}\n').encode(),
+    "model_path.jsonl": b"",  # written by the fixture: a trace naming a real config folder by its path
+    "env_tp_too_big.json": json.dumps({"nodes": [{"node_id": 1, "gpu_types": ["nvidia_A100"],
+                                                  "gpu_count_per_type": [2],
+                                                  "deployments": [{"model": "llama-3.1-8b-instruct",
+                                                                   "tp": 4}]}]}).encode(),
+    "env_replicas.json": json.dumps({"nodes": [{"node_id": 1, "gpu_types": ["nvidia_A100"],
+                                                "gpu_count_per_type": [2],
+                                                "deployments": [{"model": "llama-3.1-8b-instruct",
+                                                                 "replicas": 5}]}]}).encode(),
+    "env_70b_tp1.json": json.dumps({"nodes": [{"node_id": 1, "gpu_types": ["nvidia_A100"],
+                                               "gpu_count_per_type": [8],
+                                               "deployments": [{"model": "llama-2-70b-hf", "tp": 1}]}]}).encode(),
+    "env_deep.json": ('{"nodes": ' + "[" * 100_000 + "]" * 100_000 + "}").encode(),
+    "env_two_models.json": json.dumps({"nodes": [
+        {"node_id": 1, "gpu_types": ["nvidia_A100"], "gpu_count_per_type": [1],
+         "deployments": [{"model": "llama-3.1-8b-instruct"}]},
+        {"node_id": 2, "gpu_types": ["nvidia_A100"], "gpu_count_per_type": [1],
+         "deployments": [{"model": "qwen2.5-7b-instruct"}]}]}).encode(),
+    "hw_zero.json": json.dumps({"gpus": [{"id": "x_gpu", "name": "X", "memory_bytes": 0,
+                                          "hbm_bandwidth_bytes_per_s": 1e12, "peak_fp16_flops": 1e14}]}).encode(),
+    "hw_negative_link.json": json.dumps([{"id": "x_gpu", "name": "X", "memory_bytes": 80_000_000_000,
+                                          "hbm_bandwidth_bytes_per_s": 1e12, "peak_fp16_flops": 1e14,
+                                          "pcie_bandwidth_bytes_per_s": -5}]).encode(),
+    "hw_deep.json": ("[" * 100_000 + "]" * 100_000).encode(),
+    "changes_deep.jsonl": ('{"timestamp": ' + "[" * 100_000 + "]" * 100_000 + "}\n").encode(),
+    "events_bad.jsonl": b'{"kind": "run_started", "t_ns": 0, "seed": 0, "description": ""}\nnot an event\n',
+    "events_deep.jsonl": ("[" * 100_000 + "]" * 100_000 + "\n").encode(),
+}
+
+# Model config folders: (folder, config.json); a zero head count would divide by zero.
+MODEL_DIRS: dict[str, dict[str, object]] = {
+    "model_zero_heads": {"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 0,
+                         "num_hidden_layers": 32, "vocab_size": 32000, "intermediate_size": 11008},
+    "model_ok": {"model_type": "llama", "hidden_size": 1024, "num_attention_heads": 16, "num_key_value_heads": 16,
+                 "num_hidden_layers": 4, "vocab_size": 32000, "intermediate_size": 2816},
+    "model_bad_experts": {"model_type": "mixtral", "hidden_size": 1024, "num_attention_heads": 16,
+                          "num_hidden_layers": 4, "vocab_size": 32000, "intermediate_size": 2816,
+                          "num_local_experts": 8, "num_experts_per_tok": 9},
 }
 
 
@@ -58,6 +101,14 @@ def inputs(tmp_path: Path) -> Path:
     for name, data in FILES.items():
         (tmp_path / name).write_bytes(data)
     (tmp_path / "a_dir").mkdir()
+    for name, config in MODEL_DIRS.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps(config))
+    (tmp_path / "model_path.jsonl").write_text(
+        OK_LINE + json.dumps({"input_tokens": 10, "output_tokens": 5, "model": str(tmp_path / "model_ok")}) + "\n")
+    (tmp_path / "link.png").symlink_to(tmp_path / "a_file")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "events.jsonl").write_bytes(FILES["events_bad.jsonl"])
     return tmp_path
 
 

@@ -146,7 +146,7 @@ def test_request_ids_of_any_characters_survive_the_trace(tmp_path: Path) -> None
     trace_file.write_text("".join(orjson.dumps({"id": rid, "input_tokens": 50 + i, "output_tokens": 5,
                                                 "arrival_s": i * 0.01}).decode() + "\n"
                                   for i, rid in enumerate(ids)))
-    trace = _trace(replay(tmp_path / "out", "--input", str(trace_file), "--n-engines", "1",
+    trace = _trace(replay(tmp_path / "out", "--input", str(trace_file), "--n-engines", "1", "--default-model", "llama-3.1-8b-instruct",
                           "--trace-detail", "iterations"))
     routed = {e["args"]["request"] for e in trace if e["name"] == "route"}
     done = {e["args"]["request"] for e in trace if e["name"] == "done"}

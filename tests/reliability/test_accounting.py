@@ -25,7 +25,7 @@ def write(tmp_path: Path, records: list[dict[str, Any]]) -> ReplayOptions:
     (tmp_path / "trace.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     (tmp_path / "env.json").write_text(json.dumps(ENV))
     return ReplayOptions(input=str(tmp_path / "trace.jsonl"), environment=str(tmp_path / "env.json"),
-                         output_dir=str(tmp_path / "out"), quiet=True)
+                         output_dir=str(tmp_path / "out"), quiet=True, default_model="llama-3.1-8b-instruct")
 
 
 def test_bad_requests_are_counted_not_dropped(tmp_path: Path) -> None:

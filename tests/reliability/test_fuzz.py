@@ -156,6 +156,8 @@ def change_files(draw: st.DrawFn) -> bytes | None:
 def flag_sets(draw: st.DrawFn) -> list[str]:
     """Replay flags, mostly valid."""
     flags: list[str] = []
+    if not rare(draw, 5):  # a trace without model fields needs one (issue 16); sometimes left out on purpose
+        flags += ["--default-model", draw(st.sampled_from(MODELS))]
     if draw(st.booleans()):
         flags.append("--strict")
     if rare(draw, 3):

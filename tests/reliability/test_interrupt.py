@@ -26,10 +26,12 @@ def write_long_trace(path: Path, n: int = N_REQUESTS) -> None:
 
 
 def wait_for_output(path: Path, proc: subprocess.Popen[bytes], timeout_s: float = 90.0) -> None:
-    """Wait until the run has written something (so it is simulating, not starting up)."""
+    """Wait until the run has written something to the temporary file behind `path` (so it is simulating)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if path.exists() and path.stat().st_size > 0:
+        temps = list(path.parent.glob(f".{path.name}.*.llmsim-tmp")) if path.parent.exists() else []
+        if any(t.stat().st_size > 0 for t in temps if t.exists()):
+            assert not path.exists(), "an output appeared under its final name before the run ended"
             return
         assert proc.poll() is None, "the replay ended before it could be interrupted"
         time.sleep(0.05)
@@ -53,7 +55,7 @@ def test_signal_stops_a_long_replay_cleanly(tmp_path: Path, sig: signal.Signals,
     write_long_trace(trace)
     env = {**os.environ, "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "llmsim", "replay", "-q", "-i", str(trace), "--n-engines", "2",
-                             "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                             "--default-model", "llama-3.1-8b-instruct", "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
         wait_for_output(out / "events.jsonl", proc)
         time.sleep(0.5)
@@ -77,3 +79,4 @@ def test_signal_stops_a_long_replay_cleanly(tmp_path: Path, sig: signal.Signals,
     assert r["unfinished"] == r["total"] - r["completed"] - r["failed"] > 0
     assert finished == r["completed"] + r["failed"]
     assert stats["invariants"]["ok"], stats["invariants"]
+    assert not list(out.glob("*.llmsim-tmp")) and not list(out.glob(".*.llmsim-tmp"))

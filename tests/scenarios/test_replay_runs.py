@@ -34,7 +34,7 @@ def test_example_limit_10_writes_all_outputs(tmp_path: Path) -> None:
     phases = {e["ph"] for e in trace["traceEvents"]}
     assert {"X", "b", "e", "M"} <= phases
     for key in ("ttft_s", "tpot_s", "e2e_s", "queue_s", "itl_s"):
-        assert set(stats["latency"][key]) == {"mean", "p50", "p90", "p99", "max"}
+        assert set(stats["latency"][key]) == {"count", "mean", "p50", "p90", "p99", "max"}
     assert stats["invariants"]["ok"]
 
 
@@ -82,7 +82,8 @@ def _comparable(stats: dict) -> dict:
 def test_fast_forward_equals_step_mode_whole_run(tmp_path: Path, extra: list[str]) -> None:
     """requests.jsonl and stats are identical with and without fast-forward, on the real cost model."""
     trace = write_trace(tmp_path / "t.jsonl", 300, rate=40, in_range=(100, 3000), out_range=(50, 600))
-    common = ["--input", str(trace), "--n-engines", "2", "--hardware", "nvidia_A100_80G_SXM", *extra]
+    common = ["--input", str(trace), "--n-engines", "2", "--hardware", "nvidia_A100_80G_SXM",
+              "--default-model", "llama-3.1-8b-instruct", *extra]
     fast = replay(tmp_path / "f", *common)
     step = replay(tmp_path / "s", *common, "--step-mode")
     assert (tmp_path / "f/out/requests.jsonl").read_bytes() == (tmp_path / "s/out/requests.jsonl").read_bytes()
