@@ -44,7 +44,7 @@ def run_policy(trace: Path, env: str, policy: str, seed: int, interval: float) -
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--environment", default=str(ROOT / "examples" / "env_hetero.json"))
+    ap.add_argument("--environment", default=str(ROOT / "llmsim" / "examples" / "env_hetero.json"))
     ap.add_argument("--requests", type=int, default=3000)
     ap.add_argument("--rate", type=float, default=25.0)
     ap.add_argument("--seed", type=int, default=0)

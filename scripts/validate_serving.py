@@ -32,7 +32,7 @@ from llmsim.testing import ReplicaHarness  # noqa: E402
 from protocols.cost import Deployment  # noqa: E402
 from protocols.requests import RequestSpec  # noqa: E402
 
-SARATHI_HW_FILE = str(ROOT / "examples" / "hardware_a100_pcie_nvlink.json")
+SARATHI_HW_FILE = str(ROOT / "llmsim" / "examples" / "hardware_a100_pcie_nvlink.json")
 SARATHI_HW = "nvidia_A100_80G_PCIe_NVLink"
 SARATHI_CONTEXT = 1024
 SPLITWISE_HW = {"a100-80gb": "nvidia_A100_80G_SXM", "h100-80gb": "nvidia_H100_SXM"}

@@ -20,7 +20,7 @@ CASES: dict[str, list[str]] = {
     # The bundled example with its defaults.
     "example": [],
     # GPUs added and removed mid-run (an idle replica retired), stale load reports, least-loaded routing.
-    "example-env-changes": ["--environment-change-file", "examples/env_changes.jsonl",
+    "example-env-changes": ["--environment-change-file", "llmsim/examples/env_changes.jsonl",
                             "--load-report-interval", "0.5", "--routing-policy", "least-loaded"],
     # One replica, whole prompts (no chunking), priority scheduling.
     "example-one-replica": ["--n-engines", "1", "--no-chunked-prefill", "--scheduling", "priority",

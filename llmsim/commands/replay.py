@@ -16,7 +16,7 @@ from llmsim.output.chrome_trace import DEFAULT_DETAIL, DETAIL_LEVELS
 from llmsim.workload.arrivals import ARRIVAL_PROCESSES
 from llmsim.workload.formats import TRACE_FORMATS
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"  # package data: present in every install
 EXAMPLE_RATE = 2.0
 
 
