@@ -60,3 +60,4 @@ def test_replay_with_no_arguments_runs_the_bundled_example(installed: Path, tmp_
     assert done.returncode == 0, done.stderr[-2000:]
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
     assert stats["requests"]["completed"] == 200
+    assert done.stdout.startswith("ran: llama-3.1-8b-instruct on ") and "llmsim/examples/trace.jsonl" in done.stdout

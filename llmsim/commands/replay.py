@@ -7,11 +7,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import orjson
 
 from llmsim.commands.argtypes import positive_float, positive_int
 from llmsim.interrupt import exit_status
 from llmsim.options import ReplayOptions
+from llmsim.output.deployment import Deployment, footer_line, header_lines
 from llmsim.output.chrome_trace import DEFAULT_DETAIL, DETAIL_LEVELS
 from llmsim.workload.arrivals import ARRIVAL_PROCESSES
 from llmsim.workload.formats import TRACE_FORMATS
@@ -121,6 +123,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="node to switch when no replica serves a model: random, least-recently-used, least-loaded")
     p.add_argument("--routing-policy", default="round-robin", help="random, round-robin, least-loaded, ...")
     p.add_argument("--preempt-on-reprovision", action="store_true", help="re-route a switched node's requests")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument("--warm-start", dest="model_start", action="store_const", const="warm",
+                       help="the initial deployments are in GPU memory at time 0 (default for --n-engines)")
+    start.add_argument("--cold-start", dest="model_start", action="store_const", const="cold",
+                       help="the initial deployments load their weights first (disk + PCIe + warm-up); "
+                            "default with env.json unless its model_loading_config.preload_models is true")
     p.add_argument("--calibration", default="default", help="calibration profile ('none' = pure roofline)")
     p.add_argument("--step-mode", action="store_true", help="one event per iteration (no fast-forward)")
     p.add_argument("--strict", action="store_true", help="invalid requests are errors, not skipped")
@@ -159,13 +167,16 @@ def options_from_args(args: argparse.Namespace) -> ReplayOptions:
         strict=args.strict, max_num_batched_tokens=args.max_num_batched_tokens, max_num_seqs=args.max_num_seqs,
         block_size=args.block_size, gpu_memory_utilization=args.gpu_memory_utilization,
         enable_chunked_prefill=args.enable_chunked_prefill, scheduling=args.scheduling, slo_ttft_s=slo.get("ttft"), slo_tpot_s=slo.get("tpot"),
+        start=args.model_start,
     )
 
 
-def summary_lines(stats: dict, out_dir: str) -> list[str]:  # type: ignore[type-arg]
-    """A short human summary of a run."""
+def summary_lines(stats: dict, outputs: str | None, interrupted: bool = False) -> list[str]:  # type: ignore[type-arg]
+    """A short human summary of a run: what ran, what users saw, where the outputs are."""
     r, lat, th, sim = stats["requests"], stats["latency"], stats["throughput"], stats["simulation"]
+    deployment = msgspec.convert(stats["deployment"], Deployment)
     return [
+        *header_lines(deployment),
         f"requests: {r['total']} entered, {r['completed']} completed, {r['failed']} failed"
         + (f" {r['failed_by_reason']}" if r["failed"] else "") + f", {r['skipped_invalid']} skipped (invalid)",
         f"TTFT  p50 {lat['ttft_s']['p50'] * 1e3:.1f} ms  p99 {lat['ttft_s']['p99'] * 1e3:.1f} ms",
@@ -175,7 +186,7 @@ def summary_lines(stats: dict, out_dir: str) -> list[str]:  # type: ignore[type-
         f"throughput {th['requests_per_s']:.2f} req/s, {th['output_tokens_per_s']:.0f} output tok/s",
         f"simulated {sim['simulated_s']:.2f} s in {sim['wall_s']:.2f} s wall, {sim['events']} events",
         *_fidelity_lines(stats.get("fidelity", [])),
-        f"outputs in {out_dir}",
+        footer_line(outputs, interrupted=interrupted),
     ]
 
 
@@ -210,12 +221,13 @@ def run(args: argparse.Namespace) -> int:
     result = run_replay(opts)
     if result.signal:
         reached = result.stats["simulation"]["simulated_s"]
-        print(f"llmsim: interrupted at {reached:.3f} simulated s; partial outputs in {opts.output_dir}",
-              file=sys.stderr)
+        print(f"llmsim: interrupted at {reached:.3f} simulated s; "
+              f"{footer_line(opts.output_dir if opts.write_outputs else None, interrupted=True)}", file=sys.stderr)
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(result.stats, option=orjson.OPT_INDENT_2) + b"\n")
     else:
-        print("\n".join(summary_lines(result.stats, opts.output_dir)))
+        print("\n".join(summary_lines(result.stats, opts.output_dir if opts.write_outputs else None,
+                                          interrupted=bool(result.signal))))
     if result.signal:
         return exit_status(result.signal)
     return 1 if result.invariants else 0

@@ -1,0 +1,111 @@
+"""What ran: the cluster, replicas, engine, routing and start of a replay, as one struct and its summary lines."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Literal
+
+import msgspec
+
+StartKind = Literal["warm", "cold"]
+START_CHOICES: tuple[StartKind, ...] = ("warm", "cold")
+
+
+class NodeGpus(msgspec.Struct, frozen=True, kw_only=True):
+    """One node at the start of the run: GPU type -> count."""
+
+    node: int
+    name: str
+    gpus: dict[str, int]
+
+
+class ReplicaGroup(msgspec.Struct, frozen=True, kw_only=True):
+    """Replicas of one model, GPU type and TP degree (alive at the end of the run), and their nodes."""
+
+    model: str
+    gpu_type: str
+    tp: int
+    replicas: int
+    nodes: list[int]
+    calibration_profile: str
+
+
+class ModelLoads(msgspec.Struct, frozen=True, kw_only=True):
+    """The cost of loading weights during the run (zero on a warm start without re-provisioning)."""
+
+    count: int
+    longest_s: float
+    total_s: float
+    requests_waited: int  # requests that arrived while no replica of their model was ready
+
+
+class Deployment(msgspec.Struct, frozen=True, kw_only=True):
+    """stats.json's `deployment` section and the head of the console summary."""
+
+    input: str
+    environment: str  # the env.json path, or "--n-engines N"
+    environment_changes: int
+    models: list[str]
+    nodes: list[NodeGpus]
+    gpu_names: dict[str, str]  # GPU id -> the card it stands for (`llmsim hardware` lists them)
+    replicas: list[ReplicaGroup]
+    calibration: str  # the --calibration name ("none" = pure roofline)
+    routing: str
+    reprovisioning: str
+    start: StartKind
+    start_from: str  # where the start kind came from
+    model_loads: ModelLoads
+
+
+def group_replicas(rows: list[tuple[str, str, int, int, str]]) -> list[ReplicaGroup]:
+    """(model, gpu_type, tp, node, profile) per replica -> one group per model, GPU type, TP and profile."""
+    counts: Counter[tuple[str, str, int, str]] = Counter()
+    nodes: dict[tuple[str, str, int, str], set[int]] = {}
+    for model, gpu_type, tp, node, profile in rows:
+        key = (model, gpu_type, tp, profile)
+        counts[key] += 1
+        nodes.setdefault(key, set()).add(node)
+    return [ReplicaGroup(model=k[0], gpu_type=k[1], tp=k[2], replicas=n, nodes=sorted(nodes[k]),
+                         calibration_profile=k[3]) for k, n in sorted(counts.items())]
+
+
+def _short(model: str) -> str:
+    return model.rsplit("/", 1)[-1]
+
+
+def _node_text(n: NodeGpus, names: dict[str, str]) -> str:
+    gpus = " + ".join(f"{count} x {gpu} ({names.get(gpu, '?')})" for gpu, count in n.gpus.items())
+    return f"node {n.node}{f' ({n.name})' if n.name else ''}: {gpus or 'no GPUs'}"
+
+
+def _replica_text(g: ReplicaGroup) -> str:
+    where = "node " + ",".join(str(n) for n in g.nodes)
+    return f"{g.replicas} x {_short(g.model)} TP{g.tp} on {g.gpu_type} ({where})"
+
+
+def _loads_text(loads: ModelLoads) -> str:
+    if not loads.count:
+        return "no model loads during the run"
+    return (f"model loads: {loads.count}, {loads.longest_s:.1f} s longest; "
+            f"{loads.requests_waited} request{'s' if loads.requests_waited != 1 else ''} waited for one")
+
+
+def header_lines(d: Deployment) -> list[str]:
+    """The summary's first lines: what ran."""
+    changes = f", {d.environment_changes} environment change(s)" if d.environment_changes else ""
+    profiles = sorted({g.calibration_profile for g in d.replicas})
+    engine = d.calibration + (f" ({', '.join(profiles)})" if profiles and profiles != [d.calibration] else "")
+    return [
+        f"ran: {', '.join(_short(m) for m in d.models) or 'no model'} on {d.environment}{changes}; input {d.input}",
+        "cluster: " + "; ".join(_node_text(n, d.gpu_names) for n in d.nodes),
+        "replicas: " + ("; ".join(_replica_text(g) for g in d.replicas) or "none at the end of the run"),
+        f"engine: calibration {engine}; routing {d.routing}; re-provisioning {d.reprovisioning}",
+        f"start: {d.start} ({d.start_from}); {_loads_text(d.model_loads)}",
+    ]
+
+
+def footer_line(outputs: str | None, *, interrupted: bool = False) -> str:
+    """The summary's last line: where the outputs are (None: --no-outputs), or that none were written."""
+    if outputs is None:
+        return "no outputs written (--no-outputs)"
+    return f"{'partial ' if interrupted else ''}outputs in {outputs}"
