@@ -61,3 +61,11 @@ def test_replay_with_no_arguments_runs_the_bundled_example(installed: Path, tmp_
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
     assert stats["requests"]["completed"] == 200
     assert done.stdout.startswith("ran: llama-3.1-8b-instruct on ") and "llmsim/examples/trace.jsonl" in done.stdout
+
+
+def test_lookups_work_from_the_install(installed: Path, tmp_path: Path) -> None:
+    hardware = llmsim(installed, tmp_path, "hardware")
+    assert hardware.returncode == 0 and "nvidia_A100_80G_SXM" in hardware.stdout, hardware.stderr[-2000:]
+    models = llmsim(installed, tmp_path, "models", "--json")
+    assert models.returncode == 0, models.stderr[-2000:]
+    assert "llama-3.1-8b-instruct" in {m["model"] for m in json.loads(models.stdout)["models"]}
