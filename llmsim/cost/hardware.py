@@ -12,7 +12,7 @@ import msgspec
 from llmsim.errors import ConfigError, InputFileError, UnknownHardwareError
 
 
-class Hardware(msgspec.Struct, frozen=True, kw_only=True):
+class Hardware(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One GPU model: memory, bandwidths, tensor-core peaks and where the figures come from."""
 
     id: str
@@ -41,7 +41,7 @@ class Hardware(msgspec.Struct, frozen=True, kw_only=True):
                 raise ConfigError(f"GPU {self.id!r}: must be > 0", field=field)
 
 
-class _Table(msgspec.Struct):
+class _Table(msgspec.Struct, forbid_unknown_fields=True):
     gpus: list[Hardware]
     about: str = ""
 

@@ -98,7 +98,7 @@ def header_lines(d: Deployment) -> list[str]:
     return [
         f"ran: {', '.join(_short(m) for m in d.models) or 'no model'} on {d.environment}{changes}; input {d.input}",
         "cluster: " + "; ".join(_node_text(n, d.gpu_names) for n in d.nodes),
-        "replicas: " + ("; ".join(_replica_text(g) for g in d.replicas) or "none at the end of the run"),
+        "replicas at the end: " + ("; ".join(_replica_text(g) for g in d.replicas) or "none"),
         f"engine: calibration {engine}; routing {d.routing}; re-provisioning {d.reprovisioning}",
         f"start: {d.start} ({d.start_from}); {_loads_text(d.model_loads)}",
     ]

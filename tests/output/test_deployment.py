@@ -66,7 +66,7 @@ def test_renderer_groups_replicas_and_names_everything() -> None:
     lines = header_lines(d)
     assert lines[0] == "ran: a, b on env.json, 3 environment change(s); input t.jsonl"
     assert lines[1] == "cluster: node 1 (x): 4 x g1 (Card One)"
-    assert lines[2] == "replicas: 2 x a TP2 on g1 (node 1,2); 1 x b TP1 on g2 (node 2)"
+    assert lines[2] == "replicas at the end: 2 x a TP2 on g1 (node 1,2); 1 x b TP1 on g2 (node 2)"
     assert lines[3] == "engine: calibration default (p, q); routing least-loaded; re-provisioning random"
     assert lines[4] == "start: cold (--cold-start); model loads: 1, 2.2 s longest; 1 request waited for one"
     assert footer_line(None) == "no outputs written (--no-outputs)"
