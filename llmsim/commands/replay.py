@@ -113,7 +113,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--trace-detail", choices=list(DETAIL_LEVELS), default=DEFAULT_DETAIL,
                    help="Chrome trace detail: 'requests' = request lifetimes, routing, loads; 'iterations' adds "
                         "a slice and queue/KV counters per run of GPU iterations; 'auto' (default) = iterations "
-                        "for the first 100,000 runs, then requests (keeps 100k-request runs near 200 MB)")
+                        "for the first 100,000 runs, then requests (keeps 100k-request runs near 120 MB)")
     p.add_argument("--no-outputs", action="store_true", help="write nothing (benchmarks)")
     p.add_argument("--print-interval", type=_non_negative_float, default=0.0, help="progress every N simulated seconds")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
