@@ -37,7 +37,8 @@ def save(fig: Any, path: str, dpi: int) -> None:
     import matplotlib.pyplot as plt
 
     try:
-        fig.tight_layout()
+        if fig.get_layout_engine() is None:  # figures made with a layout engine lay themselves out
+            fig.tight_layout()
         fig.savefig(path, dpi=dpi)
     except OSError as err:
         raise OutputError(f"cannot write plot: {err.strerror or err}", file=str(path)) from None

@@ -69,3 +69,11 @@ def test_lookups_work_from_the_install(installed: Path, tmp_path: Path) -> None:
     models = llmsim(installed, tmp_path, "models", "--json")
     assert models.returncode == 0, models.stderr[-2000:]
     assert "llama-3.1-8b-instruct" in {m["model"] for m in json.loads(models.stdout)["models"]}
+
+
+def test_report_works_from_the_install(installed: Path, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")  # the plot extra; .ci/run installs it
+    assert llmsim(installed, tmp_path, "replay", "-q", "-o", "run", "--limit", "40").returncode == 0
+    done = llmsim(installed, tmp_path, "report", "run")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "run" / "report" / "latency_cdf.png").stat().st_size > 10_000

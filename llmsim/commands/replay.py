@@ -68,7 +68,8 @@ def _bounded(low: float, high: float, what: str) -> Callable[[str], float]:
     return parse
 
 
-def _slo(text: str) -> dict[str, float]:
+def slo_targets(text: str) -> dict[str, float]:
+    """`ttft=SECONDS,tpot=SECONDS` (either or both) as a dict."""
     out: dict[str, float] = {}
     for part in text.split(","):
         key, _, value = part.partition("=")
@@ -139,7 +140,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--no-chunked-prefill", dest="enable_chunked_prefill", action="store_const", const=False)
     p.add_argument("--scheduling", choices=["fcfs", "priority"],
                    help="waiting-queue order: fcfs (default) or by request priority (lower first)")
-    p.add_argument("--slo", type=_slo, help="SLO targets, e.g. ttft=0.5,tpot=0.05 (seconds)")
+    p.add_argument("--slo", type=slo_targets, help="SLO targets, e.g. ttft=0.5,tpot=0.05 (seconds)")
     p.add_argument("--json", action="store_true", help="print stats.json to stdout")
     p.set_defaults(handler=run)
 

@@ -73,13 +73,43 @@ def _short(model: str) -> str:
     return model.rsplit("/", 1)[-1]
 
 
-def _node_text(n: NodeGpus, names: dict[str, str]) -> str:
-    gpus = " + ".join(f"{count} x {gpu} ({names.get(gpu, '?')})" for gpu, count in n.gpus.items())
-    return f"node {n.node}{f' ({n.name})' if n.name else ''}: {gpus or 'no GPUs'}"
+def ids_text(ids: list[int]) -> str:
+    """Node ids with runs compressed: [1, 2, 3, 5] -> '1-3,5'."""
+    parts: list[str] = []
+    run: list[int] = []
+    for i in sorted(ids):
+        if run and i != run[-1] + 1:
+            parts.append(f"{run[0]}-{run[-1]}" if len(run) > 2 else ",".join(map(str, run)))
+            run = []
+        run.append(i)
+    if run:
+        parts.append(f"{run[0]}-{run[-1]}" if len(run) > 2 else ",".join(map(str, run)))
+    return ",".join(parts)
+
+
+def _gpus_text(gpus: dict[str, int], names: dict[str, str]) -> str:
+    return " + ".join(f"{count} x {gpu} ({names.get(gpu, '?')})" for gpu, count in gpus.items()) or "no GPUs"
+
+
+def nodes_text(nodes: list[NodeGpus], names: dict[str, str]) -> str:
+    """Each node with its GPUs; nodes with the same GPUs (and no names of their own) said once."""
+    out: list[str] = []
+    i = 0
+    while i < len(nodes):
+        j = i
+        while j + 1 < len(nodes) and nodes[j + 1].gpus == nodes[i].gpus and nodes[j + 1].node == nodes[j].node + 1:
+            j += 1
+        n = nodes[i]
+        if j - i >= 2:
+            out.append(f"nodes {ids_text([m.node for m in nodes[i:j + 1]])}: {_gpus_text(n.gpus, names)} each")
+        else:
+            out += [f"node {m.node}{f' ({m.name})' if m.name else ''}: {_gpus_text(m.gpus, names)}" for m in nodes[i:j + 1]]
+        i = j + 1
+    return "; ".join(out)
 
 
 def _replica_text(g: ReplicaGroup) -> str:
-    where = "node " + ",".join(str(n) for n in g.nodes)
+    where = ("nodes " if len(g.nodes) > 1 else "node ") + ids_text(g.nodes)
     return f"{g.replicas} x {_short(g.model)} TP{g.tp} on {g.gpu_type} ({where})"
 
 
@@ -97,7 +127,7 @@ def header_lines(d: Deployment) -> list[str]:
     engine = d.calibration + (f" ({', '.join(profiles)})" if profiles and profiles != [d.calibration] else "")
     return [
         f"ran: {', '.join(_short(m) for m in d.models) or 'no model'} on {d.environment}{changes}; input {d.input}",
-        "cluster: " + "; ".join(_node_text(n, d.gpu_names) for n in d.nodes),
+        "cluster: " + nodes_text(d.nodes, d.gpu_names),
         "replicas at the end: " + ("; ".join(_replica_text(g) for g in d.replicas) or "none"),
         f"engine: calibration {engine}; routing {d.routing}; re-provisioning {d.reprovisioning}",
         f"start: {d.start} ({d.start_from}); {_loads_text(d.model_loads)}",

@@ -9,7 +9,9 @@ import msgspec
 import pytest
 
 from llmsim.cli import main
-from llmsim.output.deployment import Deployment, ModelLoads, NodeGpus, footer_line, group_replicas, header_lines
+from llmsim.output.deployment import (
+    Deployment, ModelLoads, NodeGpus, nodes_text, footer_line, group_replicas, header_lines, ids_text,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "llmsim" / "examples"
 
@@ -55,6 +57,12 @@ def test_n_engines_start_warm_unless_asked_cold(capsys: pytest.CaptureFixture[st
     assert float(ttft_cold.split()[2]) > 1000 > float(ttft_warm.split()[2])  # ms: the load is in the cold TTFT
 
 
+def test_identical_nodes_are_said_once() -> None:
+    nodes = [NodeGpus(node=i, name=f"engine-{i}", gpus={"g": 1}) for i in range(1, 33)]
+    assert nodes_text(nodes, {"g": "Card"}) == "nodes 1-32: 1 x g (Card) each"
+    assert ids_text([1, 2, 3, 5, 7, 8]) == "1-3,5,7,8"
+
+
 def test_renderer_groups_replicas_and_names_everything() -> None:
     groups = group_replicas([("m/a", "g1", 2, 1, "p"), ("m/a", "g1", 2, 2, "p"), ("m/b", "g2", 1, 2, "q")])
     assert [(g.model, g.replicas, g.nodes) for g in groups] == [("m/a", 2, [1, 2]), ("m/b", 1, [2])]
@@ -66,7 +74,7 @@ def test_renderer_groups_replicas_and_names_everything() -> None:
     lines = header_lines(d)
     assert lines[0] == "ran: a, b on env.json, 3 environment change(s); input t.jsonl"
     assert lines[1] == "cluster: node 1 (x): 4 x g1 (Card One)"
-    assert lines[2] == "replicas at the end: 2 x a TP2 on g1 (node 1,2); 1 x b TP1 on g2 (node 2)"
+    assert lines[2] == "replicas at the end: 2 x a TP2 on g1 (nodes 1,2); 1 x b TP1 on g2 (node 2)"
     assert lines[3] == "engine: calibration default (p, q); routing least-loaded; re-provisioning random"
     assert lines[4] == "start: cold (--cold-start); model loads: 1, 2.2 s longest; 1 request waited for one"
     assert footer_line(None) == "no outputs written (--no-outputs)"
