@@ -77,3 +77,14 @@ def test_report_works_from_the_install(installed: Path, tmp_path: Path) -> None:
     done = llmsim(installed, tmp_path, "report", "run")
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "run" / "report" / "latency_cdf.png").stat().st_size > 10_000
+
+
+def test_an_installed_copy_is_known_as_one(installed: Path, tmp_path: Path) -> None:
+    """Installers do not keep build times, so only a checkout's compiled modules can be stale."""
+    env = {**os.environ, "PYTHONPATH": str(installed)}
+    code = "from llmsim.buildinfo import installed_copy; print(installed_copy())"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "True"
+    here = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert here.stdout.strip() == "False"
