@@ -6,6 +6,7 @@ check which build is running.
 """
 
 import os
+import sys
 
 from setuptools import setup
 
@@ -43,15 +44,28 @@ COMPILED_MODULES = [
 ]
 
 
+COMPILED_GROUP = "llmsim.hotpath"
+METADATA_ONLY = bool({"egg_info", "dist_info"} & set(sys.argv))
+
+
 def _ext_modules() -> list:
     if os.environ.get("LLMSIM_COMPILE") != "1":
+        return []
+    if METADATA_ONLY:  # pip reading the package's metadata: no need to translate the modules (minutes)
         return []
     try:
         from mypyc.build import mypycify
     except ImportError as exc:
-        raise SystemExit("LLMSIM_COMPILE=1 needs mypy in the build environment: "
-                         "pip install mypy, then pip install --no-build-isolation ...") from exc
-    return mypycify(COMPILED_MODULES, opt_level="3")
+        raise SystemExit("LLMSIM_COMPILE=1 needs mypy in the build environment: pip install mypy, then "
+                         "LLMSIM_COMPILE=1 pip install --no-build-isolation . (or setup.py build_ext --inplace)") from exc
+    # One shared library for the group, named inside the llmsim package (llmsim/hotpath__mypyc*.so)
+    # rather than at the top of the tree: `pip install` puts it beside the modules that load it and
+    # `build_ext --inplace` beside the sources, so the console script finds it from any folder.
+    return mypycify(COMPILED_MODULES, opt_level="3", group_name=COMPILED_GROUP)
 
 
-setup(ext_modules=_ext_modules())
+# Under pip's build isolation, `LLMSIM_COMPILE=1 pip install .` asks for the build requirements first
+# (setuptools runs this file with `egg_info`): mypy is one of them when compiling and not yet there.
+SETUP_REQUIRES = ["mypy>=1.8"] if os.environ.get("LLMSIM_COMPILE") == "1" and "egg_info" in sys.argv else []
+
+setup(ext_modules=_ext_modules(), setup_requires=SETUP_REQUIRES)

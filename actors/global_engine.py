@@ -143,15 +143,19 @@ class GlobalEngine(Actor):
     def on_change(self, msg: ApplyEnvironmentChange) -> None:
         change = self.env_changes[msg.index]
         if change.amount > 0:
-            self._add(change.gpu_name, change.amount)
+            self._add(change.gpu_name, change.amount, change.node)
+        elif change.node is not None:
+            self.ctx.send(self.nodes[change.node], RemoveGpus(gpu_type=change.gpu_name, amount=-change.amount))
         else:
             self._remove(change.gpu_name, -change.amount)
         if msg.index + 1 < len(self.env_changes):
             self._schedule_change(msg.index + 1)
 
-    def _add(self, gpu: str, amount: int) -> None:
-        """GPUs join the first node built for their type (a new node when none is); the node counts them."""
-        node = next((n for n, types in self.node_gpu_types.items() if gpu in types), None)
+    def _add(self, gpu: str, amount: int, target: int | None = None) -> None:
+        """GPUs join `target`, else the first node built for their type (a new node when none is); the node counts them."""
+        if target is not None and gpu not in self.node_gpu_types[target]:
+            self.node_gpu_types[target] = (*self.node_gpu_types[target], gpu)
+        node = target if target is not None else next((n for n, types in self.node_gpu_types.items() if gpu in types), None)
         if node is None and self.node_context is not None:
             node = self._new_node(gpu, self.node_context)
         if node is not None:

@@ -17,7 +17,9 @@ from llmsim.memory.loading import load_time_s
 from llmsim.cost.build import build_cost_model
 from llmsim.memory.planner import MemoryPlan
 from llmsim.memory.sizing import gpu_memory_bytes, size_replica
-from llmsim.output.events import EnvironmentChanged, ModelLoadFinished, ModelLoadStarted, ModelUnloaded, ProvisionRefusedEvent
+from llmsim.output.events import (
+    EnvironmentChanged, ModelLoadFinished, ModelLoadStarted, ModelUnloaded, ProvisionRefusedEvent, ReplicaRemoved,
+)
 from protocols.control import Drain, ModelLoaded, ProvisionModel, ProvisionRefused, ReplicaDrained, ReplicaGone, ReplicaReady
 from protocols.cost import Deployment
 from protocols.environment import AddGpus, GpusNotRemoved, RankReplicas, RemoveGpus, ReplicaRanking
@@ -215,6 +217,8 @@ class NodeActor(Actor):
 
     def _forget(self, slot: ReplicaSlot) -> None:
         self.replicas.pop(slot.name, None)
+        if slot.ready:
+            self.ctx.emit(ReplicaRemoved(t_ns=self.ctx.now, node=self.node_id, replica=slot.name, model=slot.model))
         if not any(r.model == slot.model for r in self.replicas.values()):
             self.ctx.emit(ModelUnloaded(t_ns=self.ctx.now, node=self.node_id, model=slot.model))
         remove = min(self.to_remove[slot.gpu_type], slot.tp)

@@ -38,8 +38,34 @@ def compiled_modules() -> list[str]:
     return [name for name, source in _module_files() if _compiled_beside(source) is not None]
 
 
+def installed_copy() -> bool:
+    """Is the llmsim imported an installed copy (its files listed in its wheel's RECORD), not a checkout?
+
+    An installed copy is not edited, and installers do not keep build times (a .py may be written
+    after its .so), so staleness only means something in a source checkout.
+    """
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    spec = importlib.util.find_spec("llmsim")
+    if spec is None or spec.origin is None:
+        return False
+    try:
+        dist = distribution("llmsim")
+    except PackageNotFoundError:
+        return False
+    if dist.read_text("RECORD") is None:  # an egg-info folder left in a checkout by a build: not an install
+        return False
+    files = dist.files or []
+    init = next((f for f in files if f.parts == ("llmsim", "__init__.py")), None)
+    if init is None:  # an editable install lists only its hook, not the sources
+        return False
+    return Path(str(init.locate())).resolve() == Path(spec.origin).resolve()
+
+
 def stale_compiled_modules() -> list[str]:
-    """Compiled modules whose .py changed after the build: the edit is not what runs."""
+    """Compiled modules whose .py changed after the build: the edit is not what runs (checkouts only)."""
+    if installed_copy():
+        return []
     stale = []
     for name, source in _module_files():
         built = _compiled_beside(source)

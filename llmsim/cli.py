@@ -23,6 +23,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "llmsim.commands.events",
     "llmsim.commands.report",
     "llmsim.commands.validate",
+    "llmsim.commands.hardware",
+    "llmsim.commands.models",
 )
 
 EXIT_BAD_INPUT = 2

@@ -57,3 +57,4 @@ class ReplayOptions(msgspec.Struct, kw_only=True):
     scheduling: str | None = None
     slo_ttft_s: float | None = None
     slo_tpot_s: float | None = None
+    start: str | None = None  # "warm" | "cold"; None: env.json's preload_models, warm for --n-engines

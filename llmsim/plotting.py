@@ -40,7 +40,8 @@ def save(fig: Any, path: str, dpi: int) -> None:
     from llmsim.output.atomic_file import atomic_output
 
     try:
-        fig.tight_layout()
+        if fig.get_layout_engine() is None:  # figures made with a layout engine lay themselves out
+            fig.tight_layout()
         with atomic_output(path, "plot") as handle:
             fig.savefig(handle, dpi=dpi, format=Path(path).suffix.lstrip(".").lower() or "png")
     except (OSError, ValueError) as err:

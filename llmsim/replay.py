@@ -19,6 +19,7 @@ from actors.router import RouterActor
 from llmsim.config.environment import MAX_GPUS
 from llmsim.config import Environment, NodeSpec, ServingOptions, legacy_environment, load_env_changes, load_environment
 from llmsim.cost import get_hardware, hardware_ids, load_model_spec, precision_from_dtype, resolve_model_name, with_interconnect
+from llmsim.cost.calibration import resolve_profile_name
 from llmsim.cost.fidelity import run_fidelity
 from llmsim.errors import ConfigError, InputFileError, LlmsimError, OutputError, UnknownModelError, UsageError
 from llmsim.interrupt import StopOnSignal
@@ -28,6 +29,7 @@ from llmsim.logging_setup import get_logger
 from llmsim.model_names import ModelNames
 from llmsim.options import ReplayOptions
 from llmsim.output.events import RequestSkipped, RunStarted
+from llmsim.output.deployment import START_CHOICES, Deployment, ModelLoads, NodeGpus, StartKind, group_replicas
 from llmsim.output.outputs import OutputSet
 from llmsim.output.progress import Progress
 from llmsim.output.stats import StatsCollector, build_stats
@@ -64,6 +66,8 @@ def build_environment(opts: ReplayOptions) -> Environment:
         _check_cli_model(opts.model, "--model")
     if opts.default_model:
         _check_cli_model(opts.default_model, "--default-model")
+    if opts.start is not None and opts.start not in START_CHOICES:
+        raise UsageError(f"start {opts.start!r}", field="start", expected="warm or cold")
     if opts.environment:
         env = load_environment(opts.environment, known)
         _check_deployment_models(env, opts.environment)
@@ -71,17 +75,38 @@ def build_environment(opts: ReplayOptions) -> Environment:
         check_deployments_fit(env, opts.environment, serving_override(opts),
                               precision_from_dtype(opts.dtype) if opts.dtype else None, opts.calibration,
                               opts.hardware_file)
-        return env
-    if opts.hardware not in known:
-        raise UsageError(f"unknown GPU id {opts.hardware!r}", field="--hardware", expected="one of " + ", ".join(known))
-    if opts.tp > 1 and not (opts.model or opts.default_model):
-        raise UsageError(f"--tp {opts.tp} sets the engines' model's degree, but no model was given", field="--tp",
-                         expected="--model NAME or --default-model NAME with --n-engines and --tp")
-    if (opts.n_engines or 1) * opts.tp > MAX_GPUS:
-        raise UsageError(f"{opts.n_engines} engines of tp={opts.tp} make too many GPUs", field="--n-engines",
-                         expected=f"at most {MAX_GPUS:,} GPUs")
-    engine_model = opts.model or (opts.default_model if opts.tp > 1 else None)
-    return legacy_environment(opts.n_engines or 1, opts.hardware, engine_model, tp=opts.tp)
+    else:
+        if opts.hardware not in known:
+            raise UsageError(f"unknown GPU id {opts.hardware!r}", field="--hardware", expected="one of " + ", ".join(known))
+        if opts.tp > 1 and not (opts.model or opts.default_model):
+            raise UsageError(f"--tp {opts.tp} sets the engines' model's degree, but no model was given", field="--tp",
+                             expected="--model NAME or --default-model NAME with --n-engines and --tp")
+        if (opts.n_engines or 1) * opts.tp > MAX_GPUS:
+            raise UsageError(f"{opts.n_engines} engines of tp={opts.tp} make too many GPUs", field="--n-engines",
+                             expected=f"at most {MAX_GPUS:,} GPUs")
+        env = legacy_environment(opts.n_engines or 1, opts.hardware, opts.model or opts.default_model, tp=opts.tp)
+    warm = start_of(opts, env.model_loading_config.preload_models)[0] == "warm"
+    if warm != env.model_loading_config.preload_models:
+        env = msgspec.structs.replace(
+            env, model_loading_config=msgspec.structs.replace(env.model_loading_config, preload_models=warm))
+    return env
+
+
+def start_of(opts: ReplayOptions, preload: bool) -> tuple[StartKind, str]:
+    """Warm or cold start, and what decided it: --start, env.json's preload_models, or the --n-engines default.
+
+    Warm: the initial deployments are in GPU memory at time 0. Cold: they load their weights when the
+    run starts (disk, PCIe and warm-up time from env.json's infrastructure). Either way, a model
+    provisioned later (on demand, re-provisioning, added GPUs) pays its load time.
+    """
+    if opts.start is not None:
+        return ("warm" if opts.start == "warm" else "cold"), f"--{opts.start}-start"
+    if opts.environment is None:
+        if not (opts.model or opts.default_model):
+            return "cold", "--n-engines without --model: each engine loads the trace's model for its first request"
+        return "warm", "--n-engines default; --cold-start loads the weights first"
+    # (without --start, `preload` is env.json's own value: build_environment leaves it unchanged)
+    return ("warm" if preload else "cold"), f"env.json model_loading_config.preload_models {str(preload).lower()}"
 
 
 def _check_deployment_models(env: Environment, path: str) -> None:
@@ -209,6 +234,7 @@ class Cluster:
         self.opts, self.env, self.sim = opts, env, sim
         known = hardware_ids(opts.hardware_file)
         changes = load_env_changes(opts.environment_change_file, env, known) if opts.environment_change_file else []
+        self.changes = changes
         self.nctx = NodeContext(
             engine=ENGINE, router=ROUTER, cost=COST, infrastructure=env.infrastructure,
             loading=env.model_loading_config, defaults=env.defaults, calibration=opts.calibration,
@@ -415,7 +441,35 @@ def _stats(cluster: Cluster, collector: StatsCollector, sim: Simulation, signum:
     r["unfinished"] = r["total"] - r["completed"] - r["failed"]
     gpus = [g for node in stats["nodes"].values() for g in node["gpus"]]
     stats["fidelity"] = run_fidelity(gpus, cluster.opts.calibration, cluster.opts.dtype)
+    stats["deployment"] = msgspec.to_builtins(describe_deployment(cluster, collector))
     return stats
+
+
+def describe_deployment(cluster: Cluster, collector: StatsCollector) -> Deployment:
+    """What ran: the cluster at the start, the replicas at the end, engine, routing, start and load cost."""
+    opts, env = cluster.opts, cluster.env
+    calibration = opts.calibration or "none"
+
+    def profile(gpu_type: str) -> str:
+        return "none" if opts.calibration is None else resolve_profile_name(opts.calibration, gpu_type)
+
+    replicas = group_replicas([(g.model, g.gpu_type, g.tp, g.node, profile(g.gpu_type)) for g in collector.gpus])
+    loads = collector.loads
+    start, start_from = start_of(opts, env.model_loading_config.preload_models)
+    return Deployment(
+        input=opts.input,
+        environment=opts.environment or f"--n-engines {opts.n_engines or 1}",
+        environment_changes=len(cluster.changes),
+        models=sorted({g.model for g in replicas} | {x["model"] for x in loads}),
+        nodes=[NodeGpus(node=n.node_id, name=n.name, gpus=dict(zip(n.gpu_types, n.gpu_count_per_type)))
+               for n in env.nodes],
+        gpu_names={t: get_hardware(t, opts.hardware_file).name for n in env.nodes for t in n.gpu_types},
+        replicas=replicas, calibration=calibration, routing=opts.routing_policy,
+        reprovisioning=opts.reprovisioning_policy, start=start, start_from=start_from,
+        model_loads=ModelLoads(count=sum(1 for x in loads if x["load_s"] > 0),
+                               longest_s=max((x["load_s"] for x in loads), default=0.0),
+                               total_s=sum(x["load_s"] for x in loads), requests_waited=collector.requests_waited),
+    )
 
 
 class EndOfRun:

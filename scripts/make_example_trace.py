@@ -1,4 +1,4 @@
-"""Write examples/trace.jsonl: the first 200 Azure conversation requests in the seed's JSONL format."""
+"""Write llmsim/examples/trace.jsonl: the first 200 Azure conversation requests in the seed's JSONL format."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = REPO / ".." / "shared" / "data" / "traces" / "AzureLLMInferenceTrace_conv.csv"
-DEFAULT_OUT = REPO / "examples" / "trace.jsonl"
+DEFAULT_OUT = REPO / "llmsim" / "examples" / "trace.jsonl"
 MODEL = "meta-llama/Meta-Llama-3.1-8B-Instruct"
 ROWS = 200
 

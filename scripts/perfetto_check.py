@@ -35,6 +35,8 @@ QUERIES = {
     "counter_tracks": "select t.name, count(*) as samples from counter c join counter_track t on c.track_id = t.id "
                       "group by t.name order by t.name",
     "flows": "select count(*) as n from flow",
+    "request_tracks": "select count(distinct s.track_id) as n from slice s where s.category = 'request' "
+                      "and s.name like 'request %'",
     "import_problems": "select name, idx, severity, source, value from stats "
                        "where value > 0 and severity in ('error', 'data_loss')",
 }

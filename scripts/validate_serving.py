@@ -1,6 +1,6 @@
 """Replay measured serving iterations through the GPU actor and report prediction error.
 
-    python scripts/validate_serving.py [--data ../shared/data] [--calibration default]
+    python scripts/validate_serving.py [--data ../shared/data] [--calibration default]   (or LLMSIM_SHARED_DATA=DIR)
 
 Two sources, each replayed through the real serving engine (scheduler, KV cache, cost service):
 - Sarathi-Serve fig2 (Yi-34B, 2x A100-80GB PCIe with pairwise NVLink, TP2): decode-only
@@ -32,7 +32,8 @@ from llmsim.testing import ReplicaHarness  # noqa: E402
 from protocols.cost import Deployment  # noqa: E402
 from protocols.requests import RequestSpec  # noqa: E402
 
-SARATHI_HW_FILE = str(ROOT / "examples" / "hardware_a100_pcie_nvlink.json")
+SARATHI_KINDS = ("decode", "prefill")
+SARATHI_HW_FILE = str(ROOT / "llmsim" / "examples" / "hardware_a100_pcie_nvlink.json")
 SARATHI_HW = "nvidia_A100_80G_PCIe_NVLink"
 SARATHI_CONTEXT = 1024
 SPLITWISE_HW = {"a100-80gb": "nvidia_A100_80G_SXM", "h100-80gb": "nvidia_H100_SXM"}
@@ -53,7 +54,7 @@ def replay_iterations(dep: Deployment, calibration: str | None, reqs: list[Reque
 def sarathi_points(data: Path) -> list[tuple[str, dict]]:
     """(label, row) for fig2 decode and prefill rows."""
     out = []
-    for kind in ("decode", "prefill"):
+    for kind in SARATHI_KINDS:
         with open(data / "profiles" / f"fig2_{kind}_yi34b_2xA100.csv") as fh:
             out += [(kind, row) for row in csv.DictReader(fh)]
     return out
@@ -102,10 +103,18 @@ def mape(rows: list[tuple[float, float]]) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(ROOT / ".." / "shared" / "data"))
+    ap.add_argument("--data", default=os.environ.get("LLMSIM_SHARED_DATA", str(ROOT / ".." / "shared" / "data")),
+                    help="the shared data folder (default: $LLMSIM_SHARED_DATA, else ../shared/data)")
     ap.add_argument("--calibration", default="default")
     args = ap.parse_args()
     data = Path(args.data)
+    needed = [data / "profiles" / name for name in (*(f"fig2_{k}_yi34b_2xA100.csv" for k in SARATHI_KINDS),
+                                                     "splitwise_perf_model.csv")]
+    missing = [str(p) for p in needed if not p.is_file()]
+    if missing:
+        print(f"validate_serving: measurement file not found: {missing[0]} (pass --data DIR or set "
+              "LLMSIM_SHARED_DATA to the shared data folder)", file=sys.stderr)
+        return 2
     profiles = {"chosen": args.calibration, "none": None}
     results: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
 

@@ -20,7 +20,7 @@ CASES: dict[str, list[str]] = {
     # The bundled example with its defaults.
     "example": [],
     # GPUs added and removed mid-run (an idle replica retired), stale load reports, least-loaded routing.
-    "example-env-changes": ["--environment-change-file", "examples/env_changes.jsonl",
+    "example-env-changes": ["--environment-change-file", "llmsim/examples/env_changes.jsonl",
                             "--load-report-interval", "0.5", "--routing-policy", "least-loaded"],
     # One replica, whole prompts (no chunking), priority scheduling.
     "example-one-replica": ["--n-engines", "1", "--no-chunked-prefill", "--scheduling", "priority",
@@ -36,11 +36,14 @@ CASES: dict[str, list[str]] = {
 
 
 def normalised(name: str, data: bytes) -> bytes:
-    """The bytes compared: stats.json loses its wall time (the only field that varies run to run)."""
+    """The bytes compared: stats.json loses its wall time (the only field that varies run to run) and
+    the checkout's location (in the bundled example's paths)."""
     if name != "stats.json":
         return data
     stats = json.loads(data)
     stats["simulation"].pop("wall_s", None)
+    for key in ("input", "environment"):  # the bundled example's files are named by absolute path
+        stats["deployment"][key] = stats["deployment"][key].replace(str(ROOT) + "/", "")
     return (json.dumps(stats, indent=2, sort_keys=True) + "\n").encode()
 
 

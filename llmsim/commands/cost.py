@@ -80,12 +80,30 @@ def report(args: argparse.Namespace) -> dict:
         "prefill_s": cm.prefill_s(batch, length),
         "decode_step_s": cm.decode_step_s(batch, ctx),
         "weight_bytes_per_gpu": cm.weight_bytes_per_gpu,
+        "fits": fit_note(cm, args),
         "kv_bytes_per_token_per_gpu": cm.kv_bytes_per_token_per_gpu,
         "breakdown": {
             "prefill_s": cm.breakdown_s([length] * batch, [0] * batch, []),
             "decode_step_s": cm.breakdown_s([], [], [ctx] * batch),
         },
     }
+
+
+def fit_note(cm, args: argparse.Namespace) -> dict:  # noqa: ANN001 - CostModel, imported lazily
+    """Do weights, activations and a KV cache fit one GPU (vLLM's default serving options)? If not, what would."""
+    from llmsim.commands.models import smallest_tp
+    from llmsim.config.environment import ServingOptions
+    from llmsim.memory.planner import plan_replica
+
+    opts = ServingOptions()
+    plan = plan_replica(cm, int(cm.hw.memory_bytes), opts.gpu_memory_utilization, opts.max_num_batched_tokens,
+                        opts.block_size)
+    if plan.fits:
+        return {"fits": True, "kv_blocks": plan.kv_blocks, "note": f"fits at tp={cm.tp}: room for {plan.kv_blocks} KV blocks of {opts.block_size} tokens per replica "
+                "(90% of GPU memory, vLLM defaults)"}
+    needed = smallest_tp(cm.spec.name, cm.hw.id, args.dtype, args.hardware_file)
+    hint = f"the smallest TP that fits is {needed}" if needed else "it does not fit even at TP16"
+    return {"fits": False, "smallest_tp": needed, "note": f"DOES NOT FIT: {plan.reason}; {hint}"}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"decode   batch {data['batch']} at context {data['context_len']}: {data['decode_step_s'] * 1e3:10.3f} ms")
     print(f"weights per GPU {data['weight_bytes_per_gpu'] / 2**30:.2f} GiB; "
           f"KV per token per GPU {data['kv_bytes_per_token_per_gpu'] / 1024:.1f} KiB")
+    print(data["fits"]["note"])
     print(f"\n{'component':28} {'prefill ms':>12} {'decode ms':>12}")
     pre, dec = data["breakdown"]["prefill_s"], data["breakdown"]["decode_step_s"]
     for name in dict.fromkeys([*pre, *dec]):

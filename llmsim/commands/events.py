@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     f = actions.add_parser("filter", help="print the events that match every condition given")
     f.add_argument("--request", help="request id")
     f.add_argument("--node", type=int_range(0, 2**63 - 1), help="node id")
-    f.add_argument("--gpu", help="GPU replica name, e.g. n1/g0")
+    f.add_argument("--gpu", help="GPU replica name, e.g. n1/g0, or one GPU of a TP group (n1/g2 matches n1/g0-3)")
     f.add_argument("--kind", action="append", default=[], help="event kind (repeatable)")
     f.add_argument("--since", dest="since_s", type=float_range(0, MAX_SECONDS), help="from this simulated second")
     f.add_argument("--until", dest="until_s", type=float_range(0, MAX_SECONDS), help="up to this simulated second")

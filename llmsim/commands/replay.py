@@ -7,17 +7,19 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import orjson
 
 from llmsim.commands.argtypes import MAX_SECONDS, SEED, float_range, int_range, positive_float, positive_int
 from llmsim.errors import UsageError
 from llmsim.interrupt import exit_status
 from llmsim.options import ReplayOptions
+from llmsim.output.deployment import Deployment, footer_line, header_lines
 from llmsim.output.chrome_trace import DEFAULT_DETAIL, DETAIL_LEVELS
 from llmsim.workload.arrivals import ARRIVAL_PROCESSES
 from llmsim.workload.formats import TRACE_FORMATS
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"  # package data: present in every install
 EXAMPLE_RATE = 2.0
 
 
@@ -57,7 +59,8 @@ def _bounded(low: float, high: float, what: str) -> Callable[[str], float]:
     return parse
 
 
-def _slo(text: str) -> dict[str, float]:
+def slo_targets(text: str) -> dict[str, float]:
+    """`ttft=SECONDS,tpot=SECONDS` (either or both) as a dict."""
     out: dict[str, float] = {}
     for part in text.split(","):
         key, _, value = part.partition("=")
@@ -105,7 +108,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--trace-detail", choices=list(DETAIL_LEVELS), default=DEFAULT_DETAIL,
                    help="Chrome trace detail: 'requests' = request lifetimes, routing, loads; 'iterations' adds "
                         "a slice and queue/KV counters per run of GPU iterations; 'auto' (default) = iterations "
-                        "for the first 100,000 runs, then requests (keeps 100k-request runs near 200 MB)")
+                        "for the first 100,000 runs, then requests (keeps 100k-request runs near 120 MB)")
     p.add_argument("--no-outputs", action="store_true", help="write nothing (benchmarks)")
     p.add_argument("--print-interval", type=float_range(0, 86_400), default=0.0, help="seconds (wall clock) between progress-line redraws on a terminal (default 1)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
@@ -115,6 +118,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="node to switch when no replica serves a model: random, least-recently-used, least-loaded")
     p.add_argument("--routing-policy", default="round-robin", help="random, round-robin, least-loaded, ...")
     p.add_argument("--preempt-on-reprovision", action="store_true", help="re-route a switched node's requests")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument("--warm-start", dest="model_start", action="store_const", const="warm",
+                       help="the initial deployments are in GPU memory at time 0 (default for --n-engines)")
+    start.add_argument("--cold-start", dest="model_start", action="store_const", const="cold",
+                       help="the initial deployments load their weights first (disk + PCIe + warm-up); "
+                            "default with env.json unless its model_loading_config.preload_models is true")
     p.add_argument("--calibration", default="default", help="calibration profile ('none' = pure roofline)")
     p.add_argument("--step-mode", action="store_true", help="one event per iteration (no fast-forward)")
     p.add_argument("--strict", action="store_true", help="invalid requests are errors, not skipped")
@@ -131,7 +140,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "env.json: host_kv_cache_gb per node); hits there are loaded back over PCIe")
     p.add_argument("--scheduling", choices=["fcfs", "priority"],
                    help="waiting-queue order: fcfs (default) or by request priority (lower first)")
-    p.add_argument("--slo", type=_slo, help="SLO targets, e.g. ttft=0.5,tpot=0.05 (seconds)")
+    p.add_argument("--slo", type=slo_targets, help="SLO targets, e.g. ttft=0.5,tpot=0.05 (seconds)")
     p.add_argument("--json", action="store_true", help="print stats.json to stdout")
     p.set_defaults(handler=run)
 
@@ -162,6 +171,7 @@ def options_from_args(args: argparse.Namespace) -> ReplayOptions:
         enable_chunked_prefill=args.enable_chunked_prefill, enable_prefix_caching=args.enable_prefix_caching,
         host_kv_cache_gb=args.host_kv_cache_gb,
         scheduling=args.scheduling, slo_ttft_s=slo.get("ttft"), slo_tpot_s=slo.get("tpot"),
+        start=args.model_start,
     )
 
 
@@ -176,10 +186,12 @@ def _legacy_only(args: argparse.Namespace, example: bool) -> None:
                              field=option, expected="--n-engines N with it, or the GPUs and tp in env.json")
 
 
-def summary_lines(stats: dict, out_dir: str) -> list[str]:  # type: ignore[type-arg]
-    """A short human summary of a run."""
+def summary_lines(stats: dict, outputs: str | None, interrupted: bool = False) -> list[str]:  # type: ignore[type-arg]
+    """A short human summary of a run: what ran, what users saw, where the outputs are."""
     r, lat, th, sim = stats["requests"], stats["latency"], stats["throughput"], stats["simulation"]
+    deployment = msgspec.convert(stats["deployment"], Deployment)
     return [
+        *header_lines(deployment),
         f"requests: {r['total']} entered, {r['completed']} completed, {r['failed']} failed"
         + (f" {r['failed_by_reason']}" if r["failed"] else "") + f", {r['skipped_invalid']} skipped (invalid)",
         *_latency_lines(lat),
@@ -187,7 +199,7 @@ def summary_lines(stats: dict, out_dir: str) -> list[str]:  # type: ignore[type-
         f"throughput {th['requests_per_s']:.2f} req/s, {th['output_tokens_per_s']:.0f} output tok/s",
         f"simulated {sim['simulated_s']:.2f} s in {sim['wall_s']:.2f} s wall, {sim['events']} events",
         *_fidelity_lines(stats.get("fidelity", [])),
-        f"outputs in {out_dir}",
+        footer_line(outputs, interrupted=interrupted),
     ]
 
 
@@ -238,12 +250,13 @@ def run(args: argparse.Namespace) -> int:
     result = run_replay(opts)
     if result.signal:
         reached = result.stats["simulation"]["simulated_s"]
-        print(f"llmsim: interrupted at {reached:.3f} simulated s; partial outputs in {opts.output_dir}",
-              file=sys.stderr)
+        print(f"llmsim: interrupted at {reached:.3f} simulated s; "
+              f"{footer_line(opts.output_dir if opts.write_outputs else None, interrupted=True)}", file=sys.stderr)
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(result.stats, option=orjson.OPT_INDENT_2) + b"\n")
     else:
-        print("\n".join(summary_lines(result.stats, opts.output_dir)))
+        print("\n".join(summary_lines(result.stats, opts.output_dir if opts.write_outputs else None,
+                                          interrupted=bool(result.signal))))
     if result.signal:
         return exit_status(result.signal)
     return 1 if result.invariants else 0

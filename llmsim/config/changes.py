@@ -15,12 +15,18 @@ from llmsim.errors import ConfigError, InputFileError
 MAX_TIMESTAMP_S = 1e9  # about 31 years: anything later is a unit mistake (ms or ns for seconds)
 
 
-class EnvChange(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
-    """At `timestamp` seconds, add `amount` GPUs of `gpu_name` (remove them when negative)."""
+class EnvChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """At `timestamp` seconds, add `amount` GPUs of `gpu_name` (remove them when negative), on `node` when given.
+
+    Without `node`, added GPUs join the first node holding that type (a new node when none does) and
+    removed GPUs leave the node of highest id holding it. With `node`, that node gains or loses them
+    (what it lacks on removal is taken from nodes of lower id holding that type, highest first).
+    """
 
     timestamp: float
     gpu_name: str
     amount: int
+    node: int | None = None
     line: int = 0
 
 
@@ -35,8 +41,12 @@ def _decode_line(raw: bytes, path: str, lineno: int) -> EnvChange:
     return msgspec.structs.replace(change, line=lineno)
 
 
-def _check(change: EnvChange, prev_t: float, counts: Counter[str], path: str, known: list[str]) -> None:
+def _check(change: EnvChange, prev_t: float, counts: Counter[str], path: str, known: list[str],
+           nodes: set[int]) -> None:
     lineno = change.line
+    if change.node is not None and change.node not in nodes:
+        raise ConfigError(f"node {change.node} is not in the environment", file=path, line=lineno, field="node",
+                          expected="one of the node_ids " + ", ".join(str(n) for n in sorted(nodes)))
     if not change.timestamp <= MAX_TIMESTAMP_S:
         raise ConfigError(f"timestamp {change.timestamp} is absurdly far in the future", file=path, line=lineno,
                           field="timestamp", expected=f"seconds <= {MAX_TIMESTAMP_S:g}")
@@ -73,7 +83,7 @@ def load_env_changes(path: str | Path, env: Environment, known_gpus: list[str]) 
         except UnicodeDecodeError:
             raise InputFileError("not UTF-8", file=str(path), line=lineno) from None
         change = _decode_line(raw, str(path), lineno)
-        _check(change, prev_t, counts, str(path), known_gpus)
+        _check(change, prev_t, counts, str(path), known_gpus, {n.node_id for n in env.nodes})
         counts[change.gpu_name] += change.amount
         prev_t = change.timestamp
         changes.append(change)

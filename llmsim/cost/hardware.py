@@ -12,7 +12,7 @@ from llmsim.errors import ConfigError, InputFileError, UnknownHardwareError
 from llmsim.inputs import read_document
 
 
-class Hardware(msgspec.Struct, frozen=True, kw_only=True):
+class Hardware(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One GPU model: memory, bandwidths, tensor-core peaks and where the figures come from."""
 
     id: str
@@ -54,7 +54,7 @@ _RANGES: dict[str, tuple[float, float]] = {
 
 
 
-class _Table(msgspec.Struct):
+class _Table(msgspec.Struct, forbid_unknown_fields=True):
     gpus: list[Hardware]
     about: str = ""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,10 +36,26 @@ class EventFilter(msgspec.Struct, kw_only=True):
         t_s = event.t_ns / NS_PER_S
         return ((self.request is None or getattr(event, "request_id", None) == self.request)
                 and (self.node is None or getattr(event, "node", None) == self.node)
-                and (self.gpu is None or getattr(event, "replica", None) == self.gpu)
+                and (self.gpu is None or replica_holds(getattr(event, "replica", None), self.gpu))
                 and (not self.kinds or kind_of(event) in self.kinds)
                 and (self.since_s is None or t_s >= self.since_s)
                 and (self.until_s is None or t_s <= self.until_s))
+
+
+_REPLICA = re.compile(r"n(?P<node>-?\d+)/g(?P<first>\d+)(?:-(?P<last>\d+))?")
+
+
+def replica_holds(replica: str | None, gpu: str) -> bool:
+    """Does `replica` (n1/g0, or n1/g0-3 for a TP group) match `gpu`: its own name, or one GPU of it (n1/g2)?"""
+    if replica is None:
+        return False
+    if replica == gpu:
+        return True
+    have, want = _REPLICA.fullmatch(replica), _REPLICA.fullmatch(gpu)
+    if have is None or want is None or want.group("last") is not None or have.group("node") != want.group("node"):
+        return False
+    first = int(have.group("first"))
+    return first <= int(want.group("first")) <= int(have.group("last") or first)
 
 
 def _field_bytes(name: str, value: str) -> bytes:

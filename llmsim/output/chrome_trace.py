@@ -1,24 +1,30 @@
 """Streams the run as a Chrome Trace Event Format file (trace.json) for Perfetto / chrome://tracing.
 
-Layout: one process per node (a "node events" thread plus one thread per GPU replica) and one
-"router / cluster" process. Per GPU thread: a complete slice per run of iterations (detail
-`iterations`), counters for queue depth and KV use, instants for preemptions and request
-completions. Request lifetimes are async slices (with nested queued / prefill / decode phases) on
-their node's process, and a flow arrow links the router's routing instant to the completion instant
-on the GPU thread that served the request (Perfetto binds flows to slices, not instants, so both
-ends are zero-length complete slices). Detail levels:
+Layout: a "router / cluster" process (routing decisions, and a global marker at every environment
+change), one process per node (its "node events" thread: loads, unloads, GPU changes) and one
+process per GPU replica, named "node N · GPU <replica>" and sorted after its node. A replica's
+process holds an "iterations" thread (a complete slice per run of iterations at detail
+`iterations`, instants for preemptions, failures and the replica's removal), its queue and KV
+counters (which drop to zero when the replica is removed), and its requests: each completed
+request is a complete slice `request <id>` from its admission to its last token, with nested
+`prefill` and `decode`, on one of a few "slot k" threads. A slot holds one request at a time and
+a request takes the lowest-ended free slot, so the number of slot threads is the replica's peak
+number of requests in flight (at most its batch slots, `max_num_seqs`, plus preempted ones), not
+the number of requests. Time spent queued is the flow arrow from the router's routing decision
+to the request's slice (and `queued_ms` in its args). Detail levels:
 
 - `off`: no file at all (the writer is not opened);
 - `requests`: everything except per-iteration slices and counters;
 - `auto` (the default): `iterations` for the first AUTO_ITERATION_RUNS runs of iterations, then
   `requests`, with an instant on the router thread where the GPU detail stops: small and
-  medium runs show every batch, a 100k-request run still stays under ~200 MB;
+  medium runs show every batch, a 100k-request run still stays near 120 MB;
 - `iterations`: also one slice per run of iterations, and queue / KV counter samples whenever
   their value changes.
 """
 
 from __future__ import annotations
 
+import bisect
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,7 +32,7 @@ import orjson
 
 from llmsim.output.events import (
     EnvironmentChanged, IterationRun, ModelLoadFinished, ModelLoadStarted, ModelUnloaded,
-    ProvisionRefusedEvent, RequestCompleted, RequestFailed, RequestPreempted, RequestRouted,
+    ProvisionRefusedEvent, ReplicaRemoved, RequestCompleted, RequestFailed, RequestPreempted, RequestRouted,
 )
 from llmsim.output.sink import TypedSink
 
@@ -35,7 +41,7 @@ DEFAULT_DETAIL = "auto"
 AUTO_ITERATION_RUNS = 100_000  # ~40 MB of slices and counters (~400 bytes per run of iterations)
 ROUTER_PID = 0
 ROUTER_TID = 1
-SPARE_PID_BASE = 1_000_000
+_MAX_TID = 1 << 62  # above every tid: bisects (end, tid) pairs by end alone
 FLUSH_EVENTS = 4096  # buffered pieces (an entry, or one line of several) per write
 
 
@@ -47,6 +53,11 @@ def _us(t_ns: int) -> float:
 def _ts(t_ns: int) -> str:
     """`_us` as JSON text, written by orjson (~4x faster than a float's repr)."""
     return orjson.dumps(t_ns / 1000.0).decode()
+
+
+def _ms(t_ns: int) -> str:
+    """Milliseconds as JSON text (request args)."""
+    return orjson.dumps(t_ns / 1e6).decode()
 
 
 def _flow_id(n: int) -> str:
@@ -75,56 +86,89 @@ def iteration_name(prefill_tokens: int, decode_tokens: int) -> str:
 
 
 class _Layout:
-    """Stable pid/tid numbering with metadata events written the first time each is seen."""
+    """pids and tids numbered in order of first appearance, with metadata written the first time each is seen.
+
+    Node ids can be any integers, so pids are small numbers of llmsim's own: each node, then each
+    replica, gets the next one; `process_sort_index` keeps every replica right after its node.
+    """
 
     def __init__(self, write: Any) -> None:
         self._write = write
-        self._node_tids: dict[int, int] = {}
-        self._gpu_tids: dict[str, tuple[int, int]] = {}
-        self._next_tid = ROUTER_TID + 1
+        self._nodes: dict[int, tuple[int, int]] = {}  # node -> (pid, tid of its events thread)
+        self._replicas: dict[str, _GpuTrack] = {}
+        self._node_replicas: dict[int, int] = {}  # node -> replicas seen
+        self._next_id = ROUTER_TID + 1
         self._meta(ROUTER_PID, ROUTER_TID, "process_name", "router / cluster")
         self._meta(ROUTER_PID, ROUTER_TID, "thread_name", "routing decisions")
 
     def _meta(self, pid: int, tid: int, name: str, value: str) -> None:
         self._write({"ph": "M", "pid": pid, "tid": tid, "name": name, "args": {"name": value}})
 
-    def _new_tid(self) -> int:
-        tid, self._next_tid = self._next_tid, self._next_tid + 1
-        return tid
+    def _sort(self, pid: int, tid: int, name: str, index: int) -> None:
+        self._write({"ph": "M", "pid": pid, "tid": tid, "name": name, "args": {"sort_index": index}})
+
+    def _new_id(self) -> int:
+        value, self._next_id = self._next_id, self._next_id + 1
+        return value
 
     def node(self, node: int) -> tuple[int, int]:
         """(pid, tid) of a node's own events thread."""
-        pid = node if node > ROUTER_PID else SPARE_PID_BASE + node  # pid 0 is the router
-        tid = self._node_tids.get(node)
-        if tid is None:
-            tid = self._node_tids[node] = self._new_tid()
-            self._meta(pid, tid, "process_name", f"node {node}")
-            self._meta(pid, tid, "thread_name", "node events")
-            self._write({"ph": "M", "pid": pid, "tid": tid, "name": "thread_sort_index", "args": {"sort_index": 0}})
-        return pid, tid
-
-    def gpu(self, node: int, replica: str) -> tuple[int, int]:
-        """(pid, tid) of a GPU replica's thread."""
-        found = self._gpu_tids.get(replica)
+        found = self._nodes.get(node)
         if found is None:
-            pid, _ = self.node(node)
-            tid = self._new_tid()
-            found = self._gpu_tids[replica] = (pid, tid)
-            self._meta(pid, tid, "thread_name", f"GPU {replica}")
-            self._write({"ph": "M", "pid": pid, "tid": tid, "name": "thread_sort_index", "args": {"sort_index": tid}})
+            pid = self._new_id()
+            found = self._nodes[node] = (pid, pid)
+            self._meta(pid, pid, "process_name", f"node {node}")
+            self._sort(pid, pid, "process_sort_index", pid * 10_000)
+            self._meta(pid, pid, "thread_name", "node events")
         return found
+
+    def gpu(self, node: int, replica: str) -> _GpuTrack:
+        """A GPU replica's process: its iterations thread, counters and request slots."""
+        track = self._replicas.get(replica)
+        if track is None:
+            node_pid, _ = self.node(node)
+            pid = self._new_id()
+            track = self._replicas[replica] = _GpuTrack(pid, pid, replica)
+            rank = self._node_replicas[node] = self._node_replicas.get(node, 0) + 1
+            self._meta(pid, pid, "process_name", f"node {node} · GPU {replica}")
+            self._sort(pid, pid, "process_sort_index", node_pid * 10_000 + rank)
+            self._meta(pid, pid, "thread_name", f"GPU {replica}")
+            self._sort(pid, pid, "thread_sort_index", 0)
+        return track
+
+    def slot_tid(self, track: _GpuTrack, start_ns: int, end_ns: int) -> int:
+        """The slot thread a request occupying [start, end] goes on (requests arrive in order of end).
+
+        Every slot's last request ended no later than this one ends, so a slot whose last request
+        ended by `start_ns` is free. The free slot that became free last is taken (best fit: slots
+        free since long stay free for requests that started long ago), else a new slot opens.
+        `free_slots` stays sorted by end: the taken slot's new end is the latest of all.
+        """
+        slots = track.free_slots
+        i = bisect.bisect_right(slots, (start_ns, _MAX_TID)) - 1
+        if i >= 0:
+            tid = slots.pop(i)[1]
+        else:
+            tid = self._new_id()
+            track.slots += 1
+            self._meta(track.pid, tid, "thread_name", f"slot {track.slots - 1}")
+            self._sort(track.pid, tid, "thread_sort_index", track.slots)
+        slots.append((end_ns, tid))
+        return tid
 
 
 class _GpuTrack:
-    """A GPU thread's ids, its counter names and the counter values last written."""
+    """A GPU replica's process: ids, counter names, the counter values last written, its request slots."""
 
-    __slots__ = ("pid", "tid", "queue_name", "kv_name", "waiting", "kv_pct")
+    __slots__ = ("pid", "tid", "queue_name", "kv_name", "waiting", "kv_pct", "free_slots", "slots")
 
     def __init__(self, pid: int, tid: int, replica: str) -> None:
         self.pid, self.tid = pid, tid
         self.queue_name, self.kv_name = f"{replica} queue", f"{replica} KV"
         self.waiting: int | None = None
         self.kv_pct: float | None = None
+        self.free_slots: list[tuple[int, int]] = []  # (end of the slot's last request, tid), sorted
+        self.slots = 0
 
 
 class ChromeTraceWriter(TypedSink):
@@ -143,7 +187,6 @@ class ChromeTraceWriter(TypedSink):
         self._next_load = 0
         self._iterations_left = AUTO_ITERATION_RUNS
         self._iterations_end_ns = 0
-        self._gpu_tracks: dict[str, _GpuTrack] = {}
         self._literals = _Literals()
         self.handlers = self._make_handlers(detail)
 
@@ -153,6 +196,7 @@ class ChromeTraceWriter(TypedSink):
             RequestPreempted: self._preempted, ModelLoadStarted: self._load_started,
             ModelLoadFinished: self._load_finished, ModelUnloaded: self._unloaded,
             ProvisionRefusedEvent: self._refused, EnvironmentChanged: self._env_change,
+            ReplicaRemoved: self._removed,
         }
         if detail == "iterations":
             handlers[IterationRun] = self._iteration
@@ -204,9 +248,7 @@ class ChromeTraceWriter(TypedSink):
         A GPU's runs are emitted in time order, so skipping repeated values loses nothing:
         counters are step functions.
         """
-        track = self._gpu_tracks.get(e.replica)
-        if track is None:
-            track = self._gpu_tracks[e.replica] = _GpuTrack(*self._layout.gpu(e.node, e.replica), e.replica)
+        track = self._layout.gpu(e.node, e.replica)
         pid = track.pid
         items: list[dict[str, Any]] = [
             {"ph": "X", "pid": pid, "tid": track.tid, "ts": _us(e.start_ns), "dur": _us(e.t_ns - e.start_ns),
@@ -225,8 +267,8 @@ class ChromeTraceWriter(TypedSink):
         self._write_group(items)
 
     def _preempted(self, e: RequestPreempted) -> None:
-        pid, tid = self._layout.gpu(e.node, e.replica)
-        self._instant(pid, tid, e.t_ns, "preempt", "preemption",
+        track = self._layout.gpu(e.node, e.replica)
+        self._instant(track.pid, track.tid, e.t_ns, "preempt", "preemption",
                       args={"request": e.request_id, "generated_tokens": e.generated_tokens})
 
     # ---- requests ------------------------------------------------------------------------
@@ -238,52 +280,42 @@ class ChromeTraceWriter(TypedSink):
                      "args": {"request": e.request_id, "node": e.node, "replica": e.replica, "policy": e.policy}})
 
     def _completed(self, e: RequestCompleted) -> None:
-        """The request's async slice with its queued / prefill / decode phases, and the flow's end.
+        """The request's slice on a slot of its replica (prefill and decode inside); its routing flow ends at decode.
+
+        The flow lands on `decode` (first token: always later than the routing decision) because
+        Perfetto orders slices starting at one instant longest first, so a flow ending on a slice
+        that starts when its zero-length route slice does would be read before it begins.
 
         Written as JSON text by one f-string (every string in it a number or an orjson-escaped
-        literal): 1.7x faster than ten dicts through orjson, 2.4x once compiled. (Iteration
-        slices, a single dict with counters, are not: orjson wins there.)
+        literal): faster than three dicts through orjson, more so once compiled.
         """
-        pid, tid = self._layout.gpu(e.node, e.replica)
+        track = self._layout.gpu(e.node, e.replica)
+        pid, tid = track.pid, self._layout.slot_tid(track, e.scheduled_ns, e.t_ns)
         flow = self._routes.pop(e.request_id, 0)
         lit, rid = self._literals, _json(e.request_id)
         title = '"request ' + rid[1:]  # JSON escaping is per character: the id's literal, prefixed
-        arrived, scheduled, first, done = _ts(e.arrival_ns), _ts(e.scheduled_ns), _ts(e.first_token_ns), _ts(e.t_ns)
-        c = f'{{"cat":"request","id":{rid},"pid":{pid},"ph":'
-        bind = f'"bind_id":"{_flow_id(flow)}","flow_in":true,' if flow else ""
+        scheduled, first = _ts(e.scheduled_ns), _ts(e.first_token_ns)
+        bind = f',"bind_id":"{_flow_id(flow)}","flow_in":true' if flow else ""
+        c = f'{{"ph":"X","cat":"request","pid":{pid},"tid":{tid},'
         self._write_text(
-            f'{c}"b","name":{title},"ts":{arrived},"args":{{"model":{lit[e.model]},"replica":{lit[e.replica]},'
+            f'{c}"ts":{scheduled},"dur":{_ts(e.t_ns - e.scheduled_ns)},"name":{title},"args":{{'
+            f'"request":{rid},"model":{lit[e.model]},"replica":{lit[e.replica]},'
+            f'"queued_ms":{_ms(e.scheduled_ns - e.arrival_ns)},"ttft_ms":{_ms(e.first_token_ns - e.arrival_ns)},'
             f'"input_tokens":{e.input_tokens},"output_tokens":{e.output_tokens},"preemptions":{e.preemptions}}}}},'
-            f'{c}"b","name":"queued","ts":{arrived}}},{c}"e","name":"queued","ts":{scheduled}}},'
-            f'{c}"b","name":"prefill","ts":{scheduled}}},{c}"e","name":"prefill","ts":{first}}},'
-            f'{c}"b","name":"decode","ts":{first}}},{c}"e","name":"decode","ts":{done}}},'
-            f'{c}"e","name":{title},"ts":{done}}},'
-            f'{{"ph":"X","dur":0,"pid":{pid},"tid":{tid},"ts":{done},"name":"done","cat":"request",{bind}'
-            f'"args":{{"request":{rid}}}}}')
+            f'{c}"ts":{scheduled},"dur":{_ts(e.first_token_ns - e.scheduled_ns)},"name":"prefill"}},'
+            f'{c}"ts":{first},"dur":{_ts(e.t_ns - e.first_token_ns)},"name":"decode"{bind}}}')
 
     def _failed(self, e: RequestFailed) -> None:
+        """An instant where the request failed: on its replica when it had one, else on the router."""
         self._routes.pop(e.request_id, None)
         if e.node is not None and e.replica is not None:
-            pid, tid = self._layout.gpu(e.node, e.replica)
+            track = self._layout.gpu(e.node, e.replica)
+            pid, tid = track.pid, track.tid
         else:
             pid, tid = ROUTER_PID, ROUTER_TID
-        items = self._lifetime(pid, e.request_id, e.arrival_ns, e.t_ns, (),
-                               {"model": e.model, "outcome": "failed", "reason": e.reason})
-        items.append(self._instant_entry(pid, tid, e.t_ns, "failed", "request",
-                                         args={"request": e.request_id, "reason": e.reason}))
-        self._write_group(items)
-
-    def _lifetime(self, pid: int, request_id: str, begin_ns: int, end_ns: int,
-                  phases: tuple[tuple[str, int, int], ...], args: dict[str, Any]) -> list[dict[str, Any]]:
-        """An async slice for the request with its phases nested inside (same id, same track)."""
-        common = {"cat": "request", "id": request_id, "pid": pid}
-        title = f"request {request_id}"
-        items = [{**common, "ph": "b", "name": title, "ts": _us(begin_ns), "args": args}]
-        for name, start_ns, stop_ns in phases:
-            items.append({**common, "ph": "b", "name": name, "ts": _us(start_ns)})
-            items.append({**common, "ph": "e", "name": name, "ts": _us(stop_ns)})
-        items.append({**common, "ph": "e", "name": title, "ts": _us(end_ns)})
-        return items
+        self._instant(pid, tid, e.t_ns, "failed", "request",
+                      args={"request": e.request_id, "model": e.model, "reason": e.reason,
+                            "waited_ms": (e.t_ns - e.arrival_ns) / 1e6})
 
     # ---- nodes and the environment -------------------------------------------------------
     def _load_started(self, e: ModelLoadStarted) -> None:
@@ -309,10 +341,27 @@ class ChromeTraceWriter(TypedSink):
         self._instant(pid, tid, e.t_ns, f"refused {e.model}", "model_load", args={"reason": e.reason})
 
     def _env_change(self, e: EnvironmentChanged) -> None:
+        """An instant on the node, and a global marker (a line across every track) named for the change."""
         pid, tid = self._layout.node(e.node)
-        sign = "+" if e.amount > 0 else ""
-        self._instant(pid, tid, e.t_ns, f"{sign}{e.amount} {e.gpu_type}", "environment",
-                      args={"gpu_type": e.gpu_type, "amount": e.amount})
+        name = f"{'+' if e.amount > 0 else ''}{e.amount} {e.gpu_type}"
+        args = {"gpu_type": e.gpu_type, "amount": e.amount, "node": e.node}
+        self._instant(pid, tid, e.t_ns, name, "environment", args=args)
+        self._write({"ph": "i", "s": "g", "pid": ROUTER_PID, "tid": ROUTER_TID, "ts": _us(e.t_ns),
+                     "name": f"environment: {name} on node {e.node}", "cat": "environment", "args": args})
+
+    def _removed(self, e: ReplicaRemoved) -> None:
+        """The replica's counters drop to zero (it holds nothing any more) and an instant marks its end."""
+        track = self._layout.gpu(e.node, e.replica)
+        items: list[dict[str, Any]] = [self._instant_entry(track.pid, track.tid, e.t_ns, "replica removed",
+                                                           "environment", args={"model": e.model})]
+        ts = _us(e.t_ns)
+        if track.waiting is not None and track.waiting != 0:
+            track.waiting = 0
+            items.append({"ph": "C", "pid": track.pid, "ts": ts, "name": track.queue_name, "args": {"waiting": 0}})
+        if track.kv_pct is not None and track.kv_pct != 0.0:
+            track.kv_pct = 0.0
+            items.append({"ph": "C", "pid": track.pid, "ts": ts, "name": track.kv_name, "args": {"used_pct": 0.0}})
+        self._write_group(items)
 
     # ---- file ----------------------------------------------------------------------------
     def flush(self) -> None:

@@ -184,10 +184,18 @@ class EnvironmentChanged(Event, frozen=True, kw_only=True, tag="environment_chan
     node: int
 
 
+class ReplicaRemoved(Event, frozen=True, kw_only=True, tag="replica_removed"):
+    """A replica stopped for good (its GPUs were removed or its node re-provisioned), once it had drained."""
+
+    node: int
+    replica: str
+    model: str
+
+
 AnyEvent = Union[
     RunStarted, RequestArrived, RequestSkipped, RequestRouted, RequestQueued, RequestScheduled, RequestResumed,
     RequestPreempted, FirstToken, RequestCompleted, RequestFailed, IterationRun, ModelLoadStarted,
-    ModelLoadFinished, ModelUnloaded, ProvisionRefusedEvent, EnvironmentChanged,
+    ModelLoadFinished, ModelUnloaded, ProvisionRefusedEvent, EnvironmentChanged, ReplicaRemoved,
 ]
 
 

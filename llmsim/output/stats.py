@@ -10,7 +10,8 @@ import numpy as np
 
 from llmsim.kernel.clock import NS_PER_S
 from llmsim.output.events import (
-    ModelLoadFinished, ModelLoadStarted, RequestArrived, RequestCompleted, RequestFailed, RequestPreempted, RequestSkipped,
+    ModelLoadFinished, ModelLoadStarted, RequestArrived, RequestCompleted, RequestFailed, RequestPreempted, RequestRouted,
+    RequestSkipped,
 )
 from llmsim.output.histogram import LogHistogram
 from llmsim.output.sink import TypedSink
@@ -63,8 +64,10 @@ class StatsCollector(TypedSink):
         self.handlers = {
             RequestCompleted: self._completed, RequestFailed: self._failed, RequestSkipped: self._skipped,
             RequestPreempted: self._preempted, ModelLoadStarted: self._load, ModelLoadFinished: self._loaded,
-            RequestArrived: self._arrived,
+            RequestArrived: self._arrived, RequestRouted: self._routed,
         }
+        self.unrouted: dict[str, int] = {}  # request id -> arrival, until its first routing
+        self.requests_waited = 0  # requests routed later than they arrived (no replica of their model was ready)
         self.first_arrival_ns: int | None = None
         self.last_arrival_ns = 0
 
@@ -89,11 +92,20 @@ class StatsCollector(TypedSink):
         self.own_slo_requests += 1
 
     def _arrived(self, e: RequestArrived) -> None:
+        self.unrouted[e.request_id] = e.t_ns
         if self.first_arrival_ns is None:
             self.first_arrival_ns = e.t_ns
         self.last_arrival_ns = e.t_ns
 
+    def _routed(self, e: RequestRouted) -> None:
+        arrived = self.unrouted.pop(e.request_id, None)
+        if arrived is not None and e.t_ns > arrived:
+            self.requests_waited += 1
+
     def _failed(self, e: RequestFailed) -> None:
+        arrived = self.unrouted.pop(e.request_id, None)
+        if arrived is not None and e.t_ns > arrived:
+            self.requests_waited += 1  # it waited at the router until the run gave up on it
         self.failed_by_reason[e.reason] += 1
         self.last_finish_ns = max(self.last_finish_ns, e.t_ns)
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from llmsim.inspect.source import stream_events
 from llmsim.kernel.clock import NS_PER_S
-from llmsim.output.events import IterationRun, RequestArrived, RequestCompleted, RequestFailed
+from llmsim.output.events import (
+    EnvironmentChanged, IterationRun, ReplicaRemoved, RequestArrived, RequestCompleted, RequestFailed,
+)
 
 BIN_NS = 100_000_000  # 0.1 s: fine bins, merged into coarser plot buckets later
 
@@ -20,6 +22,7 @@ class GpuSeries:
         self.bins: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])  # kv%, batch, waiting, weight
         self.busy_ns = 0
         self.iterations = 0
+        self.removed_ns: int | None = None  # when the replica was removed (its series end there)
 
     def add(self, e: IterationRun) -> None:
         """Spread a run of iterations over every bin it overlaps, weighted by the overlap."""
@@ -43,8 +46,10 @@ class RunData:
 
     def __init__(self) -> None:
         self.ttft_s = array("d")
-        self.tpot_s = array("d")
+        self.tpot_s = array("d")  # requests of more than one output token only
+        self.tpot_all_s = array("d")  # every completed request (0 for one output token): SLO checks
         self.e2e_s = array("d")
+        self.arrival_s = array("d")  # of completed requests, in the order of the arrays above
         self.arrivals: dict[int, int] = defaultdict(int)
         self.completions: dict[int, int] = defaultdict(int)
         self.output_tokens: dict[int, int] = defaultdict(int)
@@ -52,6 +57,7 @@ class RunData:
         self.failed_by_reason: dict[str, int] = defaultdict(int)
         self.preemptions = 0
         self.gpus: dict[str, GpuSeries] = defaultdict(GpuSeries)
+        self.env_changes: list[EnvironmentChanged] = []
         self.end_ns = 0
 
     @property
@@ -73,13 +79,20 @@ class RunData:
         elif isinstance(event, RequestFailed):
             self.failed_by_reason[event.reason] += 1
             self.failures[event.t_ns // BIN_NS] += 1
+        elif isinstance(event, EnvironmentChanged):
+            self.env_changes.append(event)
+        elif isinstance(event, ReplicaRemoved):
+            self.gpus[event.replica].removed_ns = event.t_ns
         self.end_ns = max(self.end_ns, getattr(event, "t_ns", 0))
 
     def _completed(self, e: RequestCompleted) -> None:
         self.ttft_s.append((e.first_token_ns - e.arrival_ns) / NS_PER_S)
         self.e2e_s.append((e.t_ns - e.arrival_ns) / NS_PER_S)
+        self.arrival_s.append(e.arrival_ns / NS_PER_S)
+        tpot = (e.t_ns - e.first_token_ns) / NS_PER_S / (e.output_tokens - 1) if e.output_tokens > 1 else 0.0
+        self.tpot_all_s.append(tpot)
         if e.output_tokens > 1:
-            self.tpot_s.append((e.t_ns - e.first_token_ns) / NS_PER_S / (e.output_tokens - 1))
+            self.tpot_s.append(tpot)
         self.completions[e.t_ns // BIN_NS] += 1
         self.output_tokens[e.t_ns // BIN_NS] += e.output_tokens
         self.preemptions += e.preemptions

@@ -8,11 +8,15 @@ from llmsim.kernel.clock import NS_PER_S
 from llmsim.report.collect import BIN_NS, GpuSeries, RunData
 
 TARGET_BUCKETS = 200
+MIN_BUCKETS = 10
+REQUESTS_PER_BUCKET = 10
 
 
-def default_bucket_s(end_ns: int) -> float:
-    """About 200 buckets over the run, in whole 0.1 s bins."""
-    bins = max(1, round(end_ns / BIN_NS / TARGET_BUCKETS))
+def default_bucket_s(end_ns: int, requests: int = 0, per_bucket: int = REQUESTS_PER_BUCKET) -> float:
+    """Buckets of `per_bucket` requests on average (so rates and percentiles are not single requests),
+    10 to 200 of them over the run, in whole 0.1 s bins."""
+    target = min(TARGET_BUCKETS, max(MIN_BUCKETS, requests // per_bucket)) if requests else TARGET_BUCKETS
+    bins = max(1, round(end_ns / BIN_NS / target))
     return bins * BIN_NS / NS_PER_S
 
 
@@ -52,7 +56,31 @@ class Buckets:
         kv = mean[:, 0].copy()
         last = np.maximum.accumulate(np.where(seen, np.arange(self.count), -1))
         kv = np.where(last >= 0, kv[np.maximum(last, 0)], np.nan)
-        return kv, mean[:, 1], mean[:, 2]
+        batch, waiting = mean[:, 1], mean[:, 2]
+        alive = self.alive(gpu, seen)
+        return np.where(alive, kv, np.nan), np.where(alive, batch, np.nan), np.where(alive, waiting, np.nan)
+
+    def alive(self, gpu: GpuSeries, seen: np.ndarray) -> np.ndarray:
+        """Buckets from the replica's first iteration to its removal (the whole run when never removed)."""
+        index = np.arange(self.count)
+        first = int(np.argmax(seen)) if seen.any() else self.count
+        alive = index >= first
+        if gpu.removed_ns is not None:
+            alive &= index * self.bins_per_bucket * BIN_NS <= gpu.removed_ns
+        return alive
+
+    def percentiles(self, at_s: np.ndarray, values: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+        """Percentiles `qs` of `values` grouped by the bucket of `at_s` (rows: buckets; NaN where empty)."""
+        out = np.full((self.count, len(qs)), np.nan)
+        if not len(values):
+            return out
+        bucket = np.minimum((at_s * NS_PER_S // BIN_NS).astype(np.int64) // self.bins_per_bucket, self.count - 1)
+        order = np.argsort(bucket, kind="stable")
+        bucket, values = bucket[order], values[order]
+        starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+        for begin, end in zip(starts, np.r_[starts[1:], len(bucket)]):
+            out[bucket[begin]] = np.percentile(values[begin:end], qs)
+        return out
 
     def in_system(self, data: RunData) -> np.ndarray:
         """Requests arrived and not yet finished at each bucket's end."""

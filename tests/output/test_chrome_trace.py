@@ -31,25 +31,60 @@ def test_every_async_begin_has_its_end(any_run: Path) -> None:
     assert async_violations(_trace(any_run)) == []
 
 
+def _request_slices(trace: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in trace if e["ph"] == "X" and e.get("cat") == "request" and e["name"].startswith("request ")]
+
+
 def test_one_lifetime_and_one_flow_per_completed_request(any_run: Path) -> None:
-    """Each completed request: one async lifetime with queued/prefill/decode, and a routing flow that lands."""
+    """Each completed request: one slice (admission to last token) with prefill and decode inside it on the
+    same slot thread of its replica's process, and a routing flow that lands on its decode (first token)."""
     trace = _trace(any_run)
-    completed = {e["request_id"] for e in raw_events(any_run) if e["kind"] == "request_completed"}
-    lifetimes = [e for e in trace if e["ph"] == "b" and e["name"].startswith("request ")]
-    assert sorted(str(e["id"]) for e in lifetimes) == sorted(completed)
-    phases = {e["name"] for e in trace if e["ph"] == "b" and e.get("cat") == "request"} - {e["name"] for e in lifetimes}
-    assert phases == {"queued", "prefill", "decode"}
+    completed = {e["request_id"]: e for e in raw_events(any_run) if e["kind"] == "request_completed"}
+    slices = _request_slices(trace)
+    assert sorted(e["args"]["request"] for e in slices) == sorted(completed)
+    phases: dict[tuple[int, int, float], set[str]] = {}
+    for e in trace:
+        if e["ph"] == "X" and e.get("cat") == "request" and e["name"] in ("prefill", "decode"):
+            phases.setdefault((e["pid"], e["tid"], e["ts"] if e["name"] == "prefill" else -1.0), set()).add(e["name"])
+    for e in slices:
+        done = completed[e["args"]["request"]]
+        assert e["ts"] == done["scheduled_ns"] / 1000 and e["ts"] + e["dur"] == pytest.approx(done["t_ns"] / 1000)
+        assert e["args"]["queued_ms"] == pytest.approx((done["scheduled_ns"] - done["arrival_ns"]) / 1e6)
+        assert "prefill" in phases[(e["pid"], e["tid"], e["ts"])]
+    assert sum(1 for e in trace if e["ph"] == "X" and e.get("cat") == "request" and e["name"] == "decode") == len(completed)
     outs, ins = flow_pairs(trace)
     assert len(ins) == len(completed) and ins <= outs
+    decodes = [e for e in trace if e["ph"] == "X" and e.get("cat") == "request" and e["name"] == "decode"]
+    assert all(e.get("flow_in") for e in decodes)
+
+
+def test_request_tracks_are_slots_bounded_by_the_batch(any_run: Path) -> None:
+    """A replica's requests share a few slot threads: no more than requests in flight at once (and than
+    max_num_seqs), far fewer than requests; no two requests overlap on a slot."""
+    trace = _trace(any_run)
+    slices = _request_slices(trace)
+    by_replica: dict[int, list[dict[str, Any]]] = {}
+    for e in slices:
+        by_replica.setdefault(e["pid"], []).append(e)
+    names = {(e["pid"], e["tid"]): e["args"]["name"] for e in trace if e["ph"] == "M" and e["name"] == "thread_name"}
+    for pid, group in by_replica.items():
+        tids = {e["tid"] for e in group}
+        assert all(names[(pid, t)].startswith("slot ") for t in tids)
+        edges = sorted([(e["ts"], 1) for e in group] + [(e["ts"] + e["dur"], -1) for e in group])
+        peak = max(0, *(sum(d for _, d in edges[: i + 1]) for i in range(len(edges))))
+        assert len(tids) <= min(peak, 256)
+    assert sum(len({e["tid"] for e in g}) for g in by_replica.values()) < len(slices) / 2
 
 
 def test_processes_threads_and_counters_are_named(example_run: Path) -> None:
-    """Router and node processes, a thread per GPU, queue and KV counters per GPU."""
+    """Router and node processes, a process per GPU named for its node, queue and KV counters per GPU."""
     trace = _trace(example_run)
     names = {(e["name"], e["args"]["name"]) for e in trace if e["ph"] == "M" and "name" in e.get("args", {})}
-    gpus = {e["replica"] for e in raw_events(example_run) if e["kind"] == "iteration_run"}
+    gpus = {(e["node"], e["replica"]) for e in raw_events(example_run) if e["kind"] == "iteration_run"}
     assert ("process_name", "router / cluster") in names and ("process_name", "node 1") in names
-    assert {("thread_name", f"GPU {g}") for g in gpus} <= names
+    assert {("process_name", f"node {n} · GPU {g}") for n, g in gpus} <= names
+    assert {("thread_name", f"GPU {g}") for _, g in gpus} <= names
+    gpus = {g for _, g in gpus}
     counters = {e["name"] for e in trace if e["ph"] == "C"}
     assert counters == {f"{g} queue" for g in gpus} | {f"{g} KV" for g in gpus}
     iterations = [e for e in trace if e["ph"] == "X" and e.get("cat") == "iteration"]
@@ -149,10 +184,34 @@ def test_request_ids_of_any_characters_survive_the_trace(tmp_path: Path) -> None
     trace = _trace(replay(tmp_path / "out", "--input", str(trace_file), "--n-engines", "1", "--default-model", "llama-3.1-8b-instruct",
                           "--trace-detail", "iterations"))
     routed = {e["args"]["request"] for e in trace if e["name"] == "route"}
-    done = {e["args"]["request"] for e in trace if e["name"] == "done"}
-    lifetimes = {e["id"] for e in trace if e.get("cat") == "request" and e["ph"] == "b"}
-    assert routed == done == lifetimes == set(ids)
-    assert {e["name"] for e in trace if e["ph"] == "b" and e["name"].startswith("request ")} == {
-        f"request {rid}" for rid in ids}
+    served = {e["args"]["request"] for e in _request_slices(trace)}
+    assert routed == served == set(ids)
+    assert {e["name"] for e in _request_slices(trace)} == {f"request {rid}" for rid in ids}
     outs, ins = flow_pairs(trace)
     assert nesting_violations(trace) == [] and async_violations(trace) == [] and outs == ins and len(outs) == len(ids)
+
+
+def test_environment_changes_are_marked_and_removed_replicas_counters_end(tmp_path: Path) -> None:
+    """A global marker per environment change; a removed replica's queue and KV counters drop to 0 at its removal."""
+    changes = tmp_path / "changes.jsonl"
+    changes.write_text('{"timestamp": 1.0, "gpu_name": "nvidia_H100", "amount": 1}\n'
+                       '{"timestamp": 2.0, "gpu_name": "nvidia_A100", "amount": -2}\n'
+                       '{"timestamp": 3.0, "gpu_name": "nvidia_H100", "amount": -1, "node": 2}\n')
+    run = replay(tmp_path / "out", "--environment-change-file", str(changes), "--trace-detail", "iterations",
+                 "--arrival-rate", "20", "--warm-start")
+    trace, events = _trace(run), raw_events(run)
+    n_changes = sum(1 for e in events if e["kind"] == "environment_changed")
+    markers = [e for e in trace if e["ph"] == "i" and e.get("s") == "g"]
+    assert len(markers) == n_changes == 3 and all(m["name"].startswith("environment: ") for m in markers)
+    removed = [e for e in events if e["kind"] == "replica_removed"]
+    assert removed
+    pids = {e["args"]["name"].rsplit("GPU ", 1)[-1]: e["pid"] for e in trace
+            if e["ph"] == "M" and e["name"] == "process_name" and " · GPU " in e["args"]["name"]}
+    for r in removed:
+        samples = sorted((e["ts"], e["name"], list(e["args"].values())[0]) for e in trace
+                         if e["ph"] == "C" and e["pid"] == pids[r["replica"]])
+        last_ts = samples[-1][0]
+        assert last_ts == r["t_ns"] / 1000
+        finals = {name: v for ts, name, v in samples}
+        assert finals == {f"{r['replica']} queue": 0, f"{r['replica']} KV": 0.0}
+    assert nesting_violations(trace) == [] and async_violations(trace) == []

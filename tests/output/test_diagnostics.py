@@ -11,7 +11,7 @@ from llmsim.logging_setup import configure_logging
 from llmsim.options import ReplayOptions
 from llmsim.replay import run_replay
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "llmsim" / "examples"
 
 
 def _run(tmp_path: Path, level: str) -> list[dict]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples"
+EXAMPLES = ROOT / "llmsim" / "examples"
 SHARED = ROOT / ".." / "shared" / "data"
 
 

@@ -16,7 +16,7 @@ def test_every_sink_is_fed_the_captured_events(capsys: pytest.CaptureFixture[str
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.main(["--input", str(ROOT / "examples" / "trace.jsonl"), "--gpus", "2", "--repeat", "1"]) == 0
+    assert module.main(["--input", str(ROOT / "llmsim" / "examples" / "trace.jsonl"), "--gpus", "2", "--repeat", "1"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"events of 200 requests: IterationRun", out)
     for name in ("trace (requests)", "trace (auto)", "trace (iterations)", "events.jsonl", "requests.jsonl", "stats"):
