@@ -35,11 +35,13 @@ CASES: dict[str, list[str]] = {
 
 
 def normalised(name: str, data: bytes) -> bytes:
-    """The bytes compared: stats.json loses its wall time (the only field that varies run to run)."""
+    """The bytes compared: stats.json loses its wall time and its `run` section (paths, version, build:
+    they vary with the machine and checkout; tests/test_run_config.py checks that section)."""
     if name != "stats.json":
         return data
     stats = json.loads(data)
     stats["simulation"].pop("wall_s", None)
+    stats.pop("run", None)
     return (json.dumps(stats, indent=2, sort_keys=True) + "\n").encode()
 
 

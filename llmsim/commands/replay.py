@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -16,8 +16,6 @@ from llmsim.output.chrome_trace import DEFAULT_DETAIL, DETAIL_LEVELS
 from llmsim.workload.arrivals import ARRIVAL_PROCESSES
 from llmsim.workload.formats import TRACE_FORMATS
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-EXAMPLE_RATE = 2.0
 
 
 def _count(text: str) -> int:
@@ -79,18 +77,28 @@ def _slo(text: str) -> dict[str, float]:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the `replay` subcommand."""
     p = sub.add_parser("replay", help="replay a JSONL trace through a simulated cluster",
-                       description="Replay a request trace. With no arguments, replays the bundled example.")
+                       description="Replay a request trace. With no arguments, replays the bundled example. "
+                                   "Every option can also come from a TOML file (--config); flags override it.",
+                       argument_default=argparse.SUPPRESS)
+    add_arguments(p)
+    p.set_defaults(handler=run)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The replay options. Defaults live in ReplayOptions: an option not given is absent from the namespace."""
+    p.add_argument("--config", "-c", metavar="RUN.toml",
+                   help="run configuration file: keys are ReplayOptions fields (as in stats.json's run.config)")
     p.add_argument("--input", "-i", help="request trace (seed JSONL, canonical JSONL, Azure/BurstGPT/Vidur CSV, Mooncake)")
-    p.add_argument("--format", dest="trace_format", default="auto", choices=TRACE_FORMATS, help="trace format (default: detect)")
+    p.add_argument("--format", dest="trace_format", choices=TRACE_FORMATS, help="trace format (default: detect)")
     p.add_argument("--environment", "-e", help="cluster description env.json")
     p.add_argument("--environment-change-file", help="JSONL of GPU additions/removals over time")
     p.add_argument("--n-engines", type=positive_int, help="legacy mode: N identical single-GPU engines (or TP groups)")
-    p.add_argument("--hardware", default="nvidia_A100", help="GPU id for --n-engines (default nvidia_A100)")
+    p.add_argument("--hardware", help="GPU id for --n-engines (default nvidia_A100)")
     p.add_argument("--hardware-file", help="JSON file adding GPU types to the hardware table")
-    p.add_argument("--tp", type=_tp, default=1, help="tensor-parallel degree in --n-engines mode")
+    p.add_argument("--tp", type=_tp, help="tensor-parallel degree in --n-engines mode")
     p.add_argument("--dtype", choices=["fp16", "bf16", "fp8", "int8", "int4"], help="precision of every deployment")
     p.add_argument("--model", help="override every request's model (known name, or folder/file with config.json)")
-    p.add_argument("--default-model", default="meta-llama/Meta-Llama-3.1-8B-Instruct",
+    p.add_argument("--default-model",
                    help="model for requests whose trace has no model field")
     p.add_argument("--arrival-rate", type=_bounded(1e-6, 1e9, "requests/s"), help="Poisson arrivals at this many requests/s")
     p.add_argument("--arrival-process", choices=ARRIVAL_PROCESSES,
@@ -98,30 +106,30 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--burstiness", type=_bounded(1e-3, 100.0, "a coefficient of variation"), help="Gamma inter-arrival coefficient of variation")
     p.add_argument("--concurrency", type=positive_int,
                    help="closed loop: N clients, each sends its next request when its previous one ends")
-    p.add_argument("--think-time", dest="think_time_s", type=_non_negative_float, default=0.0,
+    p.add_argument("--think-time", dest="think_time_s", type=_non_negative_float,
                    help="with --concurrency: seconds a client waits before its next request (default 0)")
-    p.add_argument("--time-scale", type=_bounded(1e-6, 1e9, "a speed-up factor"), default=1.0, help="speed up a timestamped trace by X")
+    p.add_argument("--time-scale", type=_bounded(1e-6, 1e9, "a speed-up factor"), help="speed up a timestamped trace by X")
     p.add_argument("--start", dest="start_s", type=_non_negative_float, help="window start (s, trace time)")
     p.add_argument("--duration", dest="duration_s", type=positive_float, help="window length (s)")
     p.add_argument("--limit", type=_count, help="read at most this many requests")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--output-dir", "-o", default=".local/replay_results", help="output folder")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--output-dir", "-o", help="output folder")
     p.add_argument("--trace-output", help="Chrome trace path (default OUTPUT_DIR/trace.json)")
     p.add_argument("--stats-output", help="statistics path (default OUTPUT_DIR/stats.json)")
-    p.add_argument("--trace-detail", choices=list(DETAIL_LEVELS), default=DEFAULT_DETAIL,
+    p.add_argument("--trace-detail", choices=list(DETAIL_LEVELS),
                    help="Chrome trace detail: 'requests' = request lifetimes, routing, loads; 'iterations' adds "
                         "a slice and queue/KV counters per run of GPU iterations; 'auto' (default) = iterations "
                         "for the first 100,000 runs, then requests (keeps 100k-request runs near 200 MB)")
     p.add_argument("--no-outputs", action="store_true", help="write nothing (benchmarks)")
-    p.add_argument("--print-interval", type=_non_negative_float, default=0.0, help="progress every N simulated seconds")
+    p.add_argument("--print-interval", type=_non_negative_float, help="progress every N simulated seconds")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
-    p.add_argument("--load-report-interval", type=_non_negative_float, default=0.0,
+    p.add_argument("--load-report-interval", type=_non_negative_float,
                    help="seconds between replica load reports to the router (0 = every change)")
-    p.add_argument("--reprovisioning-policy", default="least-recently-used",
+    p.add_argument("--reprovisioning-policy",
                    help="node to switch when no replica serves a model: random, least-recently-used, least-loaded")
-    p.add_argument("--routing-policy", default="round-robin", help="random, round-robin, least-loaded, ...")
+    p.add_argument("--routing-policy", help="random, round-robin, least-loaded, ...")
     p.add_argument("--preempt-on-reprovision", action="store_true", help="re-route a switched node's requests")
-    p.add_argument("--calibration", default="default", help="calibration profile ('none' = pure roofline)")
+    p.add_argument("--calibration", help="calibration profile ('none' = pure roofline)")
     p.add_argument("--step-mode", action="store_true", help="one event per iteration (no fast-forward)")
     p.add_argument("--strict", action="store_true", help="invalid requests are errors, not skipped")
     p.add_argument("--max-num-batched-tokens", type=positive_int, help="token budget per iteration (vLLM default 2048)")
@@ -133,33 +141,35 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="waiting-queue order: fcfs (default) or by request priority (lower first)")
     p.add_argument("--slo", type=_slo, help="SLO targets, e.g. ttft=0.5,tpot=0.05 (seconds)")
     p.add_argument("--json", action="store_true", help="print stats.json to stdout")
-    p.set_defaults(handler=run)
+
+
+# Namespace entries that are not run options.
+NOT_OPTIONS = frozenset({"config", "json", "handler", "command", "debug", "log_level", "log_format"})
+
+
+def given_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The ReplayOptions fields set by flags actually given on the command line."""
+    out: dict[str, Any] = {}
+    for name, value in vars(args).items():
+        if name in NOT_OPTIONS:
+            continue
+        if name == "no_outputs":
+            out["write_outputs"] = not value
+        elif name == "slo":
+            out.update({f"slo_{k}_s": v for k, v in value.items()})
+        elif name == "calibration":
+            out["calibration"] = None if value == "none" else value
+        else:
+            out[name] = value
+    return out
 
 
 def options_from_args(args: argparse.Namespace) -> ReplayOptions:
-    """Build ReplayOptions; with no input and no cluster, the bundled example."""
-    example = args.input is None and args.environment is None and args.n_engines is None
-    slo = args.slo or {}
-    return ReplayOptions(
-        input=args.input or str(EXAMPLES / "trace.jsonl"),
-        environment=str(EXAMPLES / "env.json") if example else args.environment,
-        environment_change_file=args.environment_change_file, n_engines=args.n_engines, hardware=args.hardware,
-        hardware_file=args.hardware_file, tp=args.tp, dtype=args.dtype, model=args.model,
-        default_model=args.default_model, trace_format=args.trace_format,
-        arrival_rate=args.arrival_rate if args.arrival_rate is not None or not example or args.concurrency else EXAMPLE_RATE,
-        burstiness=args.burstiness, arrival_process=args.arrival_process, time_scale=args.time_scale,
-        concurrency=args.concurrency, think_time_s=args.think_time_s,
-        start_s=args.start_s, duration_s=args.duration_s,
-        limit=args.limit, seed=args.seed, output_dir=args.output_dir, trace_output=args.trace_output,
-        stats_output=args.stats_output, trace_detail=args.trace_detail, write_outputs=not args.no_outputs,
-        print_interval=args.print_interval, quiet=args.quiet, load_report_interval=args.load_report_interval,
-        reprovisioning_policy=args.reprovisioning_policy, routing_policy=args.routing_policy,
-        preempt_on_reprovision=args.preempt_on_reprovision,
-        calibration=None if args.calibration == "none" else args.calibration, step_mode=args.step_mode,
-        strict=args.strict, max_num_batched_tokens=args.max_num_batched_tokens, max_num_seqs=args.max_num_seqs,
-        block_size=args.block_size, gpu_memory_utilization=args.gpu_memory_utilization,
-        enable_chunked_prefill=args.enable_chunked_prefill, scheduling=args.scheduling, slo_ttft_s=slo.get("ttft"), slo_tpot_s=slo.get("tpot"),
-    )
+    """Build ReplayOptions: defaults, then the --config file, then the flags given."""
+    from llmsim.runconfig import read_config, resolve_options
+
+    from_file = read_config(args.config) if getattr(args, "config", None) else {}
+    return resolve_options(from_file, given_fields(args))
 
 
 def summary_lines(stats: dict, out_dir: str) -> list[str]:  # type: ignore[type-arg]
@@ -212,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
         reached = result.stats["simulation"]["simulated_s"]
         print(f"llmsim: interrupted at {reached:.3f} simulated s; partial outputs in {opts.output_dir}",
               file=sys.stderr)
-    if args.json:
+    if getattr(args, "json", False):
         sys.stdout.buffer.write(orjson.dumps(result.stats, option=orjson.OPT_INDENT_2) + b"\n")
     else:
         print("\n".join(summary_lines(result.stats, opts.output_dir)))
