@@ -36,3 +36,22 @@ def simulate(config: ReplayOptions | Mapping[str, Any] | str | Path | None = Non
     outputs = {"output_dir": output_dir, "write_outputs": True} if output_dir else {"write_outputs": False}
     opts = resolve_options(base, {"quiet": True, **overrides, **outputs})
     return run_replay(opts).stats
+
+
+def sweep(spec: Any, out_dir: str | Path, *, workers: int | None = None, backend: str = "process",
+          address: str | None = None, prices: str | None = None, per_point_outputs: bool = False) -> list[dict[str, Any]]:
+    """Run a sweep and return its rows (one dict a point, in spec order; the columns of sweep.csv).
+
+    `spec` is the path of a sweep TOML file or a mapping with its tables:
+
+        >>> rows = sweep({"base": {"input": "trace.jsonl", "arrival_rate": 10},
+        ...               "axes": {"hardware": ["nvidia_H100", "nvidia_A100_80G_SXM"], "n_engines": [2, 4]}},
+        ...              ".local/sweeps/mine", workers=2)
+
+    Points already run under `out_dir` (same configuration hash) are reused, not run again.
+    `backend="ray"` runs the points as Ray tasks (`address` of a cluster, or a local Ray).
+    """
+    from llmsim.planning.sweep import run_sweep
+
+    return run_sweep(spec, out_dir, backend=backend, workers=workers, address=address, prices=prices,
+                     per_point_outputs=per_point_outputs).rows

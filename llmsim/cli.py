@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "llmsim.commands.events",
     "llmsim.commands.report",
     "llmsim.commands.validate",
+    # issue 17: capacity planning
+    "llmsim.commands.sweep",
 )
 
 EXIT_BAD_INPUT = 2
