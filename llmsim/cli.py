@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "llmsim.commands.validate",
     # issue 17: capacity planning
     "llmsim.commands.sweep",
+    "llmsim.commands.plan",
 )
 
 EXIT_BAD_INPUT = 2
