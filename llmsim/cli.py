@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     # issue 17: capacity planning
     "llmsim.commands.sweep",
     "llmsim.commands.plan",
+    "llmsim.commands.compare",
 )
 
 EXIT_BAD_INPUT = 2
