@@ -215,6 +215,7 @@ def run_plan(base: Mapping[str, Any], gpus: Sequence[str], tps: Sequence[int], c
     """Size every GPU type × TP (see Planner); runs are kept under `out_dir` and reused by later plans."""
     if max_rate and not replicas:
         raise UsageError("--max-rate needs the cluster size", field="--replicas", expected="--replicas N")
+    _check_candidates(gpus, tps, base.get("hardware_file"))
     price_table = prices if isinstance(prices, Mapping) else load_prices(prices)
     runner = Runner(out_dir, backend=backend, workers=workers, address=address)
     log = (lambda line: print(line, file=sys.stderr)) if progress else None
@@ -222,3 +223,18 @@ def run_plan(base: Mapping[str, Any], gpus: Sequence[str], tps: Sequence[int], c
                       max_replicas=max_replicas, max_rate=max_rate, replicas=replicas, rate_range=rate_range,
                       workers=workers, log=log)
     return planner.table(price_table)
+
+
+def _check_candidates(gpus: Sequence[str], tps: Sequence[int], hardware_file: str | None) -> None:
+    """Known GPU ids and TP degrees, before any run."""
+    from llmsim.cost import hardware_ids
+
+    known = hardware_ids(hardware_file)
+    for gpu in gpus:
+        if gpu not in known:
+            raise UsageError(f"unknown GPU id {gpu!r}", field="--gpus", expected="one of " + ", ".join(known))
+    for tp in tps:
+        if tp not in (1, 2, 4, 8, 16):
+            raise UsageError(f"TP {tp} is not 1, 2, 4, 8 or 16", field="--tp")
+    if not gpus or not tps:
+        raise UsageError("no candidate", field="--gpus" if not gpus else "--tp", expected="at least one value")

@@ -90,6 +90,7 @@ def run_sweep(spec: SweepSpec | str | Path | Mapping[str, Any], out_dir: str | P
     sweep = load_spec(spec)
     price_table = prices if isinstance(prices, Mapping) else load_prices(prices)
     configs = [point_options(p.fields) for p in sweep.points]
+    check_points(sweep, configs)
     runner = Runner(out_dir, backend=backend, workers=workers, address=address,
                     per_point_outputs=per_point_outputs, progress=progress)
     results = runner.run(configs)
@@ -98,6 +99,26 @@ def run_sweep(spec: SweepSpec | str | Path | Mapping[str, Any], out_dir: str | P
     path = Path(out_dir) / "sweep.csv"
     write_csv(path, columns, rows)
     return SweepResult(columns=columns, rows=rows, runs=runner.runs, csv_path=str(path))
+
+
+def check_points(sweep: SweepSpec, configs: list[ReplayOptions]) -> None:
+    """Before anything runs: every point's cluster must be buildable (GPU ids, models, files)."""
+    from llmsim.errors import LlmsimError
+    from llmsim.replay import build_environment
+
+    seen: set[str] = set()
+    for point, opts in zip(sweep.points, configs):
+        key = msgspec.json.encode(opts).decode()
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            build_environment(opts)
+        except LlmsimError as err:
+            err.field = f"point {point.index} {point.params}" + (f": {err.field}" if err.field else "")
+            if err.file is None:
+                err.file = sweep.source
+            raise
 
 
 def point_options(fields: Mapping[str, Any]) -> ReplayOptions:

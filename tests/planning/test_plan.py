@@ -95,3 +95,14 @@ def test_cli_plan_csv_and_no_fit(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert got["1"]["status"] == "model does not fit" and got["1"]["runs"] == "1"
     assert "wrote" in capsys.readouterr().out
     assert main(["plan", "--gpus", "nvidia_H100", "--slo", "ttft_p99=2", "--max-rate"]) == 2  # needs --replicas
+
+
+@pytest.mark.parametrize(("flag", "value", "needle"), [("--gpus", "nvidia_H900", "unknown GPU id 'nvidia_H900'"),
+                                                       ("--tp", "3", "TP 3 is not 1, 2, 4, 8 or 16")])
+def test_cli_plan_bad_candidates(tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str,
+                                 needle: str) -> None:
+    args = {"--gpus": "nvidia_H100", "--tp": "1", flag: value}
+    assert main(["plan", "--slo", "ttft_p99=1", "-o", str(tmp_path / "p"), *[x for kv in args.items() for x in kv]]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+    assert not (tmp_path / "p").exists()

@@ -117,3 +117,14 @@ def test_explicit_points_crossed_with_axes(tmp_path: Path) -> None:
     assert [(r["hardware"], r["n_engines"], r["seed"]) for r in result.rows] == [
         ("nvidia_H100", 1, 0), ("nvidia_H100", 1, 1), ("nvidia_L4", 3, 0), ("nvidia_L4", 3, 1)]
     assert result.rows[2]["cost_per_hour_usd"] is None  # no price for the L4: no cost, not a guess
+
+
+def test_unknown_gpu_in_a_point_is_refused_before_running(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.planning.conftest import write_trace
+
+    write_trace(tmp_path / "t.jsonl", n=5)
+    (tmp_path / "spec.toml").write_text('[base]\ninput = "t.jsonl"\n[axes]\nhardware = ["nvidia_H100", "nvidia_H900"]\n')
+    assert main(["sweep", str(tmp_path / "spec.toml"), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "spec.toml: point 1 {'hardware': 'nvidia_H900'}: --hardware: unknown GPU id 'nvidia_H900'" in err, err
+    assert not (tmp_path / "out").exists()
