@@ -115,3 +115,16 @@ def test_api_keywords_override_and_bad_keys_raise(trace: Path) -> None:
     assert stats["run"]["config"]["arrival_rate"] == 40.0 and stats["requests"]["completed"] == len(LINES)
     with pytest.raises(ConfigError, match="unknown key"):
         simulate({"input": str(trace)}, replicas=2)
+
+
+@pytest.mark.parametrize(("text", "fmt", "requests"), [
+    ('{"llmsim_trace_version": 1}\n' + "".join(LINES[:4]) + "\n", "llmsim", 4),
+    ("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,374,44\n", "azure", 1),
+])
+def test_trace_request_count_skips_headers(tmp_path: Path, text: str, fmt: str, requests: int) -> None:
+    from llmsim.output.run_section import trace_identity
+
+    path = tmp_path / "t.trace"
+    path.write_text(text)
+    ident = trace_identity(str(path), "auto")
+    assert (ident["format"], ident["requests"]) == (fmt, requests)

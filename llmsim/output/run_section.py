@@ -12,6 +12,7 @@ import msgspec
 
 from llmsim.config import Environment
 from llmsim.options import ReplayOptions
+from llmsim.workload.canonical import VERSION_KEY
 
 CHUNK = 1 << 20
 
@@ -20,13 +21,15 @@ def file_identity(path: str) -> dict[str, Any]:
     """Path, size, SHA-256 and non-blank line count of a file."""
     digest = hashlib.sha256()
     lines = size = 0
+    first = b""
     with open(path, "rb") as f:
         for line in f:
             digest.update(line)
             size += len(line)
             if line.strip():
                 lines += 1
-    return {"path": path, "size_bytes": size, "sha256": digest.hexdigest(), "lines": lines}
+                first = first or line
+    return {"path": path, "size_bytes": size, "sha256": digest.hexdigest(), "lines": lines, "first": first}
 
 
 def trace_identity(path: str, trace_format: str) -> dict[str, Any]:
@@ -35,9 +38,10 @@ def trace_identity(path: str, trace_format: str) -> dict[str, Any]:
 
     ident = file_identity(path)
     fmt = detect_format(path) if trace_format == "auto" else trace_format
-    lines = ident.pop("lines")
+    lines, first = ident.pop("lines"), ident.pop("first")
+    header = fmt in ("azure", "burstgpt", "vidur") or (fmt == "llmsim" and VERSION_KEY.encode() in first)
     ident["format"] = fmt
-    ident["requests"] = lines - 1 if fmt in ("azure", "burstgpt", "vidur") and lines else lines
+    ident["requests"] = lines - 1 if header and lines else lines
     return ident
 
 
@@ -68,7 +72,7 @@ def run_section(opts: ReplayOptions, env: Environment) -> dict[str, Any]:
     files = {name: file_identity(p) for name in ("environment", "environment_change_file", "hardware_file")
              if (p := getattr(opts, name)) and Path(p).is_file()}
     for ident in files.values():
-        ident.pop("lines")
+        ident.pop("lines"), ident.pop("first")
     gpus = cluster_gpus(env)
     return {
         "config": msgspec.to_builtins(opts),
