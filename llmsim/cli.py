@@ -25,6 +25,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "llmsim.commands.validate",
     "llmsim.commands.hardware",
     "llmsim.commands.models",
+    # issue 17: capacity planning
+    "llmsim.commands.sweep",
+    "llmsim.commands.plan",
+    "llmsim.commands.compare",
 )
 
 EXIT_BAD_INPUT = 2

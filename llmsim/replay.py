@@ -32,6 +32,7 @@ from llmsim.output.events import RequestSkipped, RunStarted
 from llmsim.output.deployment import START_CHOICES, Deployment, ModelLoads, NodeGpus, StartKind, group_replicas
 from llmsim.output.outputs import OutputSet
 from llmsim.output.progress import Progress
+from llmsim.output.run_section import run_section
 from llmsim.output.stats import StatsCollector, build_stats
 from llmsim.policies import create_reprovisioning_policy, create_routing_policy
 from llmsim.preflight import (
@@ -414,6 +415,7 @@ def _replay(opts: ReplayOptions, env: Environment, outputs: OutputSet) -> Replay
             stats = _stats(cluster, collector, sim, stop.signum, wall_s=time.perf_counter() - wall0)
             problems = check_invariants(stats, cluster.engine.tally(), collector)
             stats["invariants"] = {"ok": not problems, "violations": problems}
+            stats["run"] = run_section(opts, env)
             outputs.commit(stats)
         except BaseException:
             outputs.abort()

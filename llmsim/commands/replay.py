@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
+from typing import Any
 
 import msgspec
 import orjson
@@ -19,8 +19,6 @@ from llmsim.output.chrome_trace import DEFAULT_DETAIL, DETAIL_LEVELS
 from llmsim.workload.arrivals import ARRIVAL_PROCESSES
 from llmsim.workload.formats import TRACE_FORMATS
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"  # package data: present in every install
-EXAMPLE_RATE = 2.0
 
 
 def _count(text: str) -> int:
@@ -75,9 +73,19 @@ def slo_targets(text: str) -> dict[str, float]:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the `replay` subcommand."""
     p = sub.add_parser("replay", help="replay a JSONL trace through a simulated cluster",
-                       description="Replay a request trace. With no arguments, replays the bundled example.")
+                       description="Replay a request trace. With no arguments, replays the bundled example. "
+                                   "Every option can also come from a TOML file (--config); flags override it.",
+                       argument_default=argparse.SUPPRESS)
+    add_arguments(p)
+    p.set_defaults(handler=run)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The replay options. Defaults live in ReplayOptions: an option not given is absent from the namespace."""
+    p.add_argument("--config", "-c", metavar="RUN.toml",
+                   help="run configuration file: keys are ReplayOptions fields (as in stats.json's run.config)")
     p.add_argument("--input", "-i", help="request trace (seed JSONL, canonical JSONL, Azure/BurstGPT/Vidur CSV, Mooncake)")
-    p.add_argument("--format", dest="trace_format", default="auto", choices=TRACE_FORMATS, help="trace format (default: detect)")
+    p.add_argument("--format", dest="trace_format", choices=TRACE_FORMATS, help="trace format (default: detect)")
     p.add_argument("--environment", "-e", help="cluster description env.json")
     p.add_argument("--environment-change-file", help="JSONL of GPU additions/removals over time")
     p.add_argument("--n-engines", type=int_range(1, 65_536), help="legacy mode: N identical single-GPU engines (or TP groups)")
@@ -95,28 +103,28 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--burstiness", type=_bounded(1e-3, 100.0, "a coefficient of variation"), help="Gamma inter-arrival coefficient of variation")
     p.add_argument("--concurrency", type=int_range(1, 1_000_000),
                    help="closed loop: N clients, each sends its next request when its previous one ends")
-    p.add_argument("--think-time", dest="think_time_s", type=float_range(0, MAX_SECONDS), default=0.0,
+    p.add_argument("--think-time", dest="think_time_s", type=float_range(0, MAX_SECONDS),
                    help="with --concurrency: seconds a client waits before its next request (default 0)")
-    p.add_argument("--time-scale", type=_bounded(1e-6, 1e9, "a speed-up factor"), default=1.0, help="speed up a timestamped trace by X")
+    p.add_argument("--time-scale", type=_bounded(1e-6, 1e9, "a speed-up factor"), help="speed up a timestamped trace by X")
     p.add_argument("--start", dest="start_s", type=float_range(0, MAX_SECONDS), help="window start (s, trace time)")
     p.add_argument("--duration", dest="duration_s", type=float_range(0, MAX_SECONDS, above_low=True), help="window length (s)")
     p.add_argument("--limit", type=_count, help="read at most this many requests")
-    p.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
-    p.add_argument("--output-dir", "-o", default=".local/replay_results", help="output folder")
+    p.add_argument("--seed", type=SEED, help="random seed (default 0)")
+    p.add_argument("--output-dir", "-o", help="output folder")
     p.add_argument("--trace-output", help="Chrome trace path (default OUTPUT_DIR/trace.json)")
     p.add_argument("--stats-output", help="statistics path (default OUTPUT_DIR/stats.json)")
-    p.add_argument("--trace-detail", choices=list(DETAIL_LEVELS), default=DEFAULT_DETAIL,
+    p.add_argument("--trace-detail", choices=list(DETAIL_LEVELS),
                    help="Chrome trace detail: 'requests' = request lifetimes, routing, loads; 'iterations' adds "
                         "a slice and queue/KV counters per run of GPU iterations; 'auto' (default) = iterations "
                         "for the first 100,000 runs, then requests (keeps 100k-request runs near 120 MB)")
     p.add_argument("--no-outputs", action="store_true", help="write nothing (benchmarks)")
-    p.add_argument("--print-interval", type=float_range(0, 86_400), default=0.0, help="seconds (wall clock) between progress-line redraws on a terminal (default 1)")
+    p.add_argument("--print-interval", type=float_range(0, 86_400), help="seconds (wall clock) between progress-line redraws on a terminal (default 1)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
-    p.add_argument("--load-report-interval", type=float_range(0, MAX_SECONDS), default=0.0,
+    p.add_argument("--load-report-interval", type=float_range(0, MAX_SECONDS),
                    help="seconds between replica load reports to the router (0 = every change)")
-    p.add_argument("--reprovisioning-policy", default="least-recently-used",
+    p.add_argument("--reprovisioning-policy",
                    help="node to switch when no replica serves a model: random, least-recently-used, least-loaded")
-    p.add_argument("--routing-policy", default="round-robin", help="random, round-robin, least-loaded, ...")
+    p.add_argument("--routing-policy", help="random, round-robin, least-loaded, ...")
     p.add_argument("--preempt-on-reprovision", action="store_true", help="re-route a switched node's requests")
     start = p.add_mutually_exclusive_group()
     start.add_argument("--warm-start", dest="model_start", action="store_const", const="warm",
@@ -124,7 +132,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     start.add_argument("--cold-start", dest="model_start", action="store_const", const="cold",
                        help="the initial deployments load their weights first (disk + PCIe + warm-up); "
                             "default with env.json unless its model_loading_config.preload_models is true")
-    p.add_argument("--calibration", default="default", help="calibration profile ('none' = pure roofline)")
+    p.add_argument("--calibration", help="calibration profile ('none' = pure roofline)")
     p.add_argument("--step-mode", action="store_true", help="one event per iteration (no fast-forward)")
     p.add_argument("--strict", action="store_true", help="invalid requests are errors, not skipped")
     p.add_argument("--max-num-batched-tokens", type=int_range(1, 10_000_000), help="token budget per iteration (vLLM default 2048)")
@@ -142,44 +150,47 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="waiting-queue order: fcfs (default) or by request priority (lower first)")
     p.add_argument("--slo", type=slo_targets, help="SLO targets, e.g. ttft=0.5,tpot=0.05 (seconds)")
     p.add_argument("--json", action="store_true", help="print stats.json to stdout")
-    p.set_defaults(handler=run)
+
+
+# Namespace entries that are not run options.
+NOT_OPTIONS = frozenset({"config", "json", "handler", "command", "debug", "log_level", "log_format"})
+
+
+def given_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The ReplayOptions fields set by flags actually given on the command line."""
+    out: dict[str, Any] = {}
+    for name, value in vars(args).items():
+        if name in NOT_OPTIONS:
+            continue
+        if name == "no_outputs":
+            out["write_outputs"] = not value
+        elif name == "slo":
+            out.update({f"slo_{k}_s": v for k, v in value.items()})
+        elif name == "calibration":
+            out["calibration"] = None if value == "none" else value
+        elif name == "model_start":
+            out["start"] = value
+        else:
+            out[name] = value
+    return out
 
 
 def options_from_args(args: argparse.Namespace) -> ReplayOptions:
-    """Build ReplayOptions; with no input and no cluster, the bundled example."""
-    example = args.input is None and args.environment is None and args.n_engines is None
-    _legacy_only(args, example)
-    slo = args.slo or {}
-    return ReplayOptions(
-        input=args.input or str(EXAMPLES / "trace.jsonl"),
-        environment=str(EXAMPLES / "env.json") if example else args.environment,
-        environment_change_file=args.environment_change_file, n_engines=args.n_engines,
-        hardware=args.hardware or "nvidia_A100", hardware_file=args.hardware_file, tp=args.tp or 1, dtype=args.dtype, model=args.model,
-        default_model=args.default_model, trace_format=args.trace_format,
-        arrival_rate=args.arrival_rate if args.arrival_rate is not None or not example or args.concurrency else EXAMPLE_RATE,
-        burstiness=args.burstiness, arrival_process=args.arrival_process, time_scale=args.time_scale,
-        concurrency=args.concurrency, think_time_s=args.think_time_s,
-        start_s=args.start_s, duration_s=args.duration_s,
-        limit=args.limit, seed=args.seed, output_dir=args.output_dir, trace_output=args.trace_output,
-        stats_output=args.stats_output, trace_detail=args.trace_detail, write_outputs=not args.no_outputs,
-        print_interval=args.print_interval, quiet=args.quiet, load_report_interval=args.load_report_interval,
-        reprovisioning_policy=args.reprovisioning_policy, routing_policy=args.routing_policy,
-        preempt_on_reprovision=args.preempt_on_reprovision,
-        calibration=None if args.calibration == "none" else args.calibration, step_mode=args.step_mode,
-        strict=args.strict, max_num_batched_tokens=args.max_num_batched_tokens, max_num_seqs=args.max_num_seqs,
-        block_size=args.block_size, gpu_memory_utilization=args.gpu_memory_utilization,
-        enable_chunked_prefill=args.enable_chunked_prefill, enable_prefix_caching=args.enable_prefix_caching,
-        host_kv_cache_gb=args.host_kv_cache_gb,
-        scheduling=args.scheduling, slo_ttft_s=slo.get("ttft"), slo_tpot_s=slo.get("tpot"),
-        start=args.model_start,
-    )
+    """Build ReplayOptions: defaults, then the --config file, then the flags given (none: the bundled example)."""
+    from llmsim.runconfig import read_config, resolve_options
+
+    from_file = read_config(args.config) if getattr(args, "config", None) else {}
+    given = given_fields(args)
+    _legacy_only({**from_file, **given})
+    return resolve_options(from_file, given)
 
 
-def _legacy_only(args: argparse.Namespace, example: bool) -> None:
+def _legacy_only(given: dict[str, Any]) -> None:
     """--hardware and --tp shape the --n-engines cluster; with env.json they would be ignored: refuse them."""
-    if args.n_engines is not None:
+    if given.get("n_engines") is not None:
         return
-    for option, value in (("--hardware", args.hardware), ("--tp", args.tp)):
+    example = given.get("input") is None and given.get("environment") is None
+    for option, value in (("--hardware", given.get("hardware")), ("--tp", given.get("tp"))):
         if value is not None:
             where = "the bundled example's env.json" if example else "env.json"
             raise UsageError(f"{option} applies to --n-engines clusters only; {where} sets each node's GPUs",
@@ -252,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
         reached = result.stats["simulation"]["simulated_s"]
         print(f"llmsim: interrupted at {reached:.3f} simulated s; "
               f"{footer_line(opts.output_dir if opts.write_outputs else None, interrupted=True)}", file=sys.stderr)
-    if args.json:
+    if getattr(args, "json", False):
         sys.stdout.buffer.write(orjson.dumps(result.stats, option=orjson.OPT_INDENT_2) + b"\n")
     else:
         print("\n".join(summary_lines(result.stats, opts.output_dir if opts.write_outputs else None,

@@ -1,0 +1,1 @@
+"""Capacity planning: sweeps over run configurations, capacity search, GPU prices, run comparison."""
