@@ -207,11 +207,21 @@ def summary_lines(stats: dict, outputs: str | None, interrupted: bool = False) -
         + (f" {r['failed_by_reason']}" if r["failed"] else "") + f", {r['skipped_invalid']} skipped (invalid)",
         *_latency_lines(lat),
         *(_slo_line(stats["slo"]) if "slo" in stats else []),
+        *_prefix_cache_line(stats.get("prefix_cache")),
         f"throughput {th['requests_per_s']:.2f} req/s, {th['output_tokens_per_s']:.0f} output tok/s",
         f"simulated {sim['simulated_s']:.2f} s in {sim['wall_s']:.2f} s wall, {sim['events']} events",
         *_fidelity_lines(stats.get("fidelity", [])),
         footer_line(outputs, interrupted=interrupted),
     ]
+
+
+def _prefix_cache_line(pc: dict | None) -> list[str]:  # type: ignore[type-arg]
+    """The prefix cache's share of prompt tokens, when the trace let it find any."""
+    if not pc or not pc.get("cached_tokens"):
+        return []
+    host = f", {pc['host_loaded_blocks']} blocks loaded from host memory" if pc.get("host_loaded_blocks") else ""
+    return [f"prefix cache: {pc['hit_rate']:.1%} of prompt tokens found cached "
+            f"({pc['cached_tokens']:,} of {pc['prompt_tokens']:,}){host}"]
 
 
 def _latency_lines(lat: dict) -> list[str]:  # type: ignore[type-arg]
