@@ -71,7 +71,7 @@ def big_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                  "-o", str(trace)]) == 0
     changes.write_text('{"timestamp": 60, "gpu_name": "nvidia_A100_80G_SXM", "amount": -1}\n'
                        '{"timestamp": 120, "gpu_name": "nvidia_A100_80G_SXM", "amount": 2}\n')
-    assert main(["replay", "-q", "-o", str(out / "out"), "-i", str(trace), "--n-engines", "4",
+    assert main(["replay", "-q", "-o", str(out / "out"), "-i", str(trace), "--n-engines", "4", "--model", "llama-3.1-8b-instruct",
                  "--hardware", "nvidia_A100_80G_SXM", "--environment-change-file", str(changes),
                  "--trace-detail", "iterations"]) == 0
     return out / "out"
