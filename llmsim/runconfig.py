@@ -27,17 +27,21 @@ FIELDS = frozenset(ReplayOptions.__struct_fields__)
 PATH_FIELDS = ("input", "environment", "environment_change_file", "hardware_file")
 
 
-def read_config(path: str) -> dict[str, Any]:
-    """The ReplayOptions fields of a TOML run configuration (unknown keys and bad values are errors)."""
+def read_toml(path: str, what: str) -> dict[str, Any]:
+    """A TOML file's tables; unreadable or invalid files are one-line errors naming `what` and the file."""
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as err:
-        raise InputFileError(f"cannot read the configuration: {err.strerror}", file=path) from None
+        raise InputFileError(f"cannot read the {what}: {err.strerror}", file=path) from None
     except UnicodeDecodeError:
         raise InputFileError("not UTF-8 text", file=path) from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"not valid TOML: {err}", file=path) from None
-    return config_fields(data, path, base_dir=Path(path).parent)
+
+
+def read_config(path: str) -> dict[str, Any]:
+    """The ReplayOptions fields of a TOML run configuration (unknown keys and bad values are errors)."""
+    return config_fields(read_toml(path, "configuration"), path, base_dir=Path(path).parent)
 
 
 def config_fields(data: Mapping[str, Any], source: str, base_dir: Path | None = None,

@@ -1,8 +1,11 @@
-"""Test helpers: a replica harness with a simple cost actor and captured events and completions."""
+"""Test helpers: a replica harness with a simple cost actor and captured events and completions; folder snapshots."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -103,3 +106,17 @@ class ReplicaHarness:
 
 
 __all__ = ["Feeder", "Inbox", "LinearCostActor", "ReplicaHarness", "linear_iteration_ns"]
+
+
+def folder_snapshot(folder: Path) -> dict[str, str]:
+    """Every entry under `folder`: a hash of its bytes, where a link points, or 'dir' (did a run change anything?)."""
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        key = str(path.relative_to(folder))
+        if path.is_symlink():
+            out[key] = "link->" + os.readlink(path)
+        elif path.is_file():
+            out[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+        else:
+            out[key] = "dir"
+    return out

@@ -28,6 +28,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def fraction(text: str) -> float:
+    """A number in (0, 1]."""
+    value = positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text} is not in (0, 1]")
+    return value
+
+
 def int_range(low: int, high: int) -> Callable[[str], int]:
     """An integer type accepting [low, high] (argparse names the option in the error)."""
 

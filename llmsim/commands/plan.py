@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from llmsim.commands.argtypes import positive_float, positive_int
+from llmsim.commands.argtypes import fraction, positive_float, positive_int
 from llmsim.commands.sweep import add_runner_arguments
 
 
@@ -17,13 +17,6 @@ def _list(kind: type) -> Any:
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of {kind.__name__}") from None
     return parse
-
-
-def _fraction(text: str) -> float:
-    value = positive_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"{text} is not in (0, 1]")
-    return value
 
 
 def _range(text: str) -> tuple[float, float]:
@@ -54,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--gpus", type=_list(str), required=True, help="candidate GPU ids, e.g. nvidia_H100,nvidia_A100_80G_SXM")
     p.add_argument("--tp", type=_list(int), default=[1], help="candidate TP degrees, e.g. 1,2,4,8 (default 1)")
     p.add_argument("--slo", required=True, help="e.g. ttft_p99=2,tpot_p99=0.08 (seconds); ttft=S,tpot=S are per-request targets")
-    p.add_argument("--attainment", type=_fraction, help="also require this fraction of requests within ttft/tpot")
+    p.add_argument("--attainment", type=fraction, help="also require this fraction of requests within ttft/tpot")
     p.add_argument("--max-replicas", type=positive_int, default=64, help="largest count tried (default 64)")
     p.add_argument("--max-rate", action="store_true", help="find the highest rate --replicas sustain instead")
     p.add_argument("--replicas", type=positive_int, help="with --max-rate: replicas per candidate")

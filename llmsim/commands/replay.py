@@ -10,12 +10,14 @@ from typing import Any
 import msgspec
 import orjson
 
-from llmsim.commands.argtypes import MAX_SECONDS, SEED, float_range, int_range, positive_float, positive_int
+from llmsim.commands.argtypes import (
+    MAX_SECONDS, SEED, float_range, fraction, int_range, positive_float, positive_int,
+)
 from llmsim.errors import UsageError
 from llmsim.interrupt import exit_status
 from llmsim.options import ReplayOptions
 from llmsim.output.deployment import Deployment, footer_line, header_lines
-from llmsim.output.chrome_trace import DEFAULT_DETAIL, DETAIL_LEVELS
+from llmsim.output.chrome_trace import DETAIL_LEVELS
 from llmsim.workload.arrivals import ARRIVAL_PROCESSES
 from llmsim.workload.formats import TRACE_FORMATS
 
@@ -35,13 +37,6 @@ def _tp(text: str) -> int:
     value = positive_int(text)
     if value not in (1, 2, 4, 8, 16):
         raise argparse.ArgumentTypeError(f"{text} is not 1, 2, 4, 8 or 16")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = positive_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"{text} is not in (0, 1]")
     return value
 
 
@@ -138,7 +133,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-num-batched-tokens", type=int_range(1, 10_000_000), help="token budget per iteration (vLLM default 2048)")
     p.add_argument("--max-num-seqs", type=int_range(1, 1_000_000), help="sequences per batch (vLLM default 256)")
     p.add_argument("--block-size", type=int_range(1, 65_536), help="KV block size in tokens (default 16)")
-    p.add_argument("--gpu-memory-utilization", type=_fraction, help="fraction of GPU memory used (default 0.9)")
+    p.add_argument("--gpu-memory-utilization", type=fraction, help="fraction of GPU memory used (default 0.9)")
     p.add_argument("--no-chunked-prefill", dest="enable_chunked_prefill", action="store_const", const=False)
     p.add_argument("--no-prefix-caching", dest="enable_prefix_caching", action="store_const", const=False,
                    help="turn off automatic prefix caching (on by default, as in vLLM V1; it needs prefix hashes "

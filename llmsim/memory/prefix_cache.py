@@ -25,10 +25,21 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from llmsim.memory.kv_cache import KVBlockPool
 
 _MASK = (1 << 61) - 1  # keys stay machine-word ints: Python's hash of a tuple of ints, truncated
+
+
+def chain_keys(idents: Iterable[int], start: int = 0) -> list[int]:
+    """Chained keys: each names its identity and every one before it (equal keys = equal prefixes)."""
+    keys: list[int] = []
+    parent = start
+    for ident in idents:
+        parent = hash((parent, ident)) & _MASK
+        keys.append(parent)
+    return keys
 
 
 def segment_tokens(unit_tokens: int, block_size: int) -> int:
@@ -54,13 +65,9 @@ def segment_keys(hashes: tuple[int, ...], unit_tokens: int, block_size: int, tok
         return [], 0
     seg = segment_tokens(unit_tokens, block_size)
     per = seg // unit_tokens
-    keys: list[int] = []
-    parent = seg  # segments of different sizes never share a key
-    for i in range(tokens // seg):
-        ident = hashes[i] if per == 1 else hash(hashes[i * per:(i + 1) * per])
-        parent = hash((parent, ident)) & _MASK
-        keys.append(parent)
-    return keys, seg // block_size
+    n = tokens // seg
+    idents = hashes[:n] if per == 1 else [hash(hashes[i * per:(i + 1) * per]) for i in range(n)]
+    return chain_keys(idents, start=seg), seg // block_size  # start: segments of different sizes never share a key
 
 
 class PrefixCache:

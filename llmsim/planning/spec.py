@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import sys
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from llmsim.errors import ConfigError, InputFileError
-from llmsim.runconfig import checked_field, config_fields
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from llmsim.errors import ConfigError
+from llmsim.runconfig import checked_field, config_fields, read_toml
 
 TOP_KEYS = ("base", "axes", "points")
 
@@ -38,15 +32,7 @@ class SweepSpec(msgspec.Struct, kw_only=True):
 
 def read_spec(path: str) -> SweepSpec:
     """Parse and check a sweep spec; every value is checked as `llmsim replay` checks its flag."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise InputFileError(f"cannot read the sweep spec: {err.strerror}", file=path) from None
-    except UnicodeDecodeError:
-        raise InputFileError("not UTF-8 text", file=path) from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"not valid TOML: {err}", file=path) from None
-    return spec_from_mapping(data, path, Path(path).parent)
+    return spec_from_mapping(read_toml(path, "sweep spec"), path, Path(path).parent)
 
 
 def spec_from_mapping(data: dict[str, Any], source: str = "<sweep>", base_dir: Path | None = None) -> SweepSpec:

@@ -14,18 +14,14 @@ from collections import OrderedDict
 
 import numpy as np
 
+from llmsim.memory.prefix_cache import chain_keys
 from llmsim.policies.routing import LeastLoadedPolicy, ReplicaView, _argmin_random_tie
 from protocols.requests import RequestSpec
 
 
 def unit_chain(request: RequestSpec) -> list[int]:
     """Chained keys of the prompt's units (a unit's key names every unit before it too)."""
-    keys: list[int] = []
-    parent = 0
-    for h in request.prefix_hashes:
-        parent = hash((parent, h))
-        keys.append(parent)
-    return keys
+    return chain_keys(request.prefix_hashes)
 
 
 class RoutedPrefixIndex:

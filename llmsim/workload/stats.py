@@ -11,6 +11,7 @@ import msgspec
 import numpy as np
 
 from llmsim.errors import TraceError
+from llmsim.memory.prefix_cache import chain_keys
 from llmsim.workload.arrivals import NS_PER_S
 from llmsim.workload.request import TraceRequest
 
@@ -99,10 +100,7 @@ class IdealPrefixCache:
         if not request.prefix_hashes or unit <= 0:
             return 0
         self.hashed += 1
-        keys, parent = [], 0
-        for h in request.prefix_hashes[:request.input_tokens // unit]:  # the prompt's full units
-            parent = hash((parent, h))
-            keys.append(parent)
+        keys = chain_keys(request.prefix_hashes[:request.input_tokens // unit])  # the prompt's full units
         hit = 0
         for key in keys[:max(0, request.input_tokens - 1) // unit]:
             if key not in self.seen:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -11,22 +10,9 @@ import pytest
 from llmsim.cli import main
 from llmsim.errors import EXIT_BAD_INPUT
 from llmsim.output.folder_lock import FolderLock
+from llmsim.testing import folder_snapshot as snapshot
 
 LINE = '{"input_tokens": 50, "output_tokens": 8, "model": "llama-3.1-8b-instruct"}\n'
-
-
-def snapshot(folder: Path) -> dict[str, str]:
-    """Every entry under `folder`: its bytes' hash, or where a link points."""
-    out = {}
-    for path in sorted(folder.rglob("*")):
-        key = str(path.relative_to(folder))
-        if path.is_symlink():
-            out[key] = "link->" + os.readlink(path)
-        elif path.is_file():
-            out[key] = hashlib.sha256(path.read_bytes()).hexdigest()
-        else:
-            out[key] = "dir"
-    return out
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ must exit 2 with one error line and leave every byte of that folder (and of its 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ from hypothesis import strategies as st
 
 from llmsim.cli import main
 from llmsim.errors import EXIT_BAD_INPUT
+from llmsim.testing import folder_snapshot as snapshot
 
 EXAMPLES = int(os.environ.get("LLMSIM_FUZZ_EXAMPLES", "25"))
 PROPERTY = settings(max_examples=EXAMPLES, deadline=None, derandomize="LLMSIM_FUZZ_EXAMPLES" not in os.environ,
@@ -35,20 +35,6 @@ NUMERIC = ["--seed", "--arrival-rate", "--burstiness", "--time-scale", "--start"
 BAD_NUMBERS = ["-1", "-0.5", "nan", "inf", "-inf", "1e400", "abc", "", "0x10", "1e300", "99999999999999999999"]
 NAMED = ["--routing-policy", "--reprovisioning-policy", "--calibration", "--hardware", "--model", "--default-model",
          "--format", "--trace-detail", "--dtype", "--scheduling", "--arrival-process"]
-
-
-def snapshot(folder: Path) -> dict[str, str]:
-    """Every entry under `folder`: a hash of its bytes, where a link points, or 'dir'."""
-    out = {}
-    for path in sorted(folder.rglob("*")):
-        key = str(path.relative_to(folder))
-        if path.is_symlink():
-            out[key] = "link->" + os.readlink(path)
-        elif path.is_file():
-            out[key] = hashlib.sha256(path.read_bytes()).hexdigest()
-        else:
-            out[key] = "dir"
-    return out
 
 
 @pytest.fixture(scope="module")
