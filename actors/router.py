@@ -24,8 +24,9 @@ class RouterActor(Actor):
 
     def __init__(self, name: str, *, policy: RoutingPolicy, engine: str, nodes: dict[int, str],
                  initial_models: dict[int, str] | None = None, preempt_on_reprovision: bool = False,
-                 reprovisioning: ReprovisioningPolicy | None = None) -> None:
+                 reprovisioning: ReprovisioningPolicy | None = None, frontend_ns: int = 0) -> None:
         super().__init__(name)
+        self.frontend_ns = frontend_ns  # a replica's API server: from routing to its engine's queue
         self.policy = policy
         self.reprovisioning = reprovisioning or LeastRecentlyUsedNode()
         self.last_used_ns: dict[int, int] = {n: 0 for n in nodes}
@@ -57,7 +58,7 @@ class RouterActor(Actor):
         self.last_used_ns[chosen.node] = self.ctx.now
         self.ctx.emit(RequestRouted(t_ns=self.ctx.now, request_id=req.id, node=chosen.node, replica=chosen.name,
                                     policy=self.policy.name))
-        self.ctx.send(chosen.node_actor, AssignRequest(request=req, replica=chosen.name))
+        self.ctx.send(chosen.node_actor, AssignRequest(request=req, replica=chosen.name), self.frontend_ns)
 
     @handles(ReturnRequests)
     def on_return(self, msg: ReturnRequests) -> None:
