@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from llmsim.workload.arrivals import ArrivalProcess
@@ -45,6 +47,8 @@ class ReplayOptions(msgspec.Struct, kw_only=True):
     routing_policy: str = "round-robin"
     preempt_on_reprovision: bool = False
     calibration: str | None = "default"
+    # A serving stack's calibration family and scheduler defaults at once (ENGINE_DEFAULTS); options given win.
+    engine: Literal["vllm-v1", "vllm-v0"] | None = None
     step_mode: bool = False
     strict: bool = False
     max_num_batched_tokens: int | None = None

@@ -128,6 +128,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        help="the initial deployments load their weights first (disk + PCIe + warm-up); "
                             "default with env.json unless its model_loading_config.preload_models is true")
     p.add_argument("--calibration", help="calibration profile ('none' = pure roofline)")
+    p.add_argument("--engine", choices=["vllm-v1", "vllm-v0"],
+                   help="serving stack: its calibration family and scheduler defaults at once (vllm-v0: "
+                        "synchronous scheduling, no prefix caching); options given explicitly win")
     p.add_argument("--step-mode", action="store_true", help="one event per iteration (no fast-forward)")
     p.add_argument("--strict", action="store_true", help="invalid requests are errors, not skipped")
     p.add_argument("--max-num-batched-tokens", type=int_range(1, 10_000_000), help="token budget per iteration (vLLM default 2048)")
