@@ -22,7 +22,7 @@ from llmsim.cost import get_hardware, hardware_ids, load_model_spec, precision_f
 from llmsim.cost.calibration import get_profile, resolve_profile_name
 from llmsim.cost.fidelity import run_fidelity
 from llmsim.errors import ConfigError, InputFileError, LlmsimError, OutputError, UnknownModelError, UsageError
-from llmsim.interrupt import StopOnSignal
+from llmsim.interrupt import StopOnSignal, StoppedBySignal
 from llmsim.kernel import Simulation
 from llmsim.kernel.clock import NS_PER_S, s_to_ns
 from llmsim.logging_setup import get_logger
@@ -415,8 +415,8 @@ def _replay(opts: ReplayOptions, env: Environment, outputs: OutputSet) -> Replay
               outputs=opts.output_dir if opts.write_outputs else None)
     with StopOnSignal(sim.stop) as stop:
         cluster = Cluster(opts, env, sim, collector)
-        if stop.interrupted:  # a signal while starting up: stop before any output exists
-            raise KeyboardInterrupt
+        if stop.signum is not None:  # a signal while starting up: stop before any output exists
+            raise StoppedBySignal(stop.signum)
         outputs.open()
         try:
             for sink in outputs.sinks:
