@@ -291,6 +291,16 @@ def frontend_overhead_s(opts: ReplayOptions, env: Environment) -> float:
     return max((get_profile(opts.calibration, t).frontend_overhead_s for t in gpu_types), default=0.0)
 
 
+def memory_overrides(node: NodeSpec, hardware_file: str | None) -> dict[str, float]:
+    """GPU type -> env.json's memory per GPU (GB) where it differs from the hardware table's card."""
+    out = {}
+    for i, gpu in enumerate(node.gpu_types):
+        given = (node.memory_per_gpu_gb or [None] * len(node.gpu_types))[i]
+        if given is not None and abs(given * (1 << 30) - get_hardware(gpu, hardware_file).memory_bytes) > (1 << 29):
+            out[gpu] = given
+    return out
+
+
 def async_values(opts: ReplayOptions, env: Environment) -> list[bool]:
     """The async_scheduling values the run's replicas take: env.json's defaults and deployments, overridden."""
     override = serving_override(opts)
@@ -479,8 +489,8 @@ def describe_deployment(cluster: Cluster, collector: StatsCollector) -> Deployme
         environment=opts.environment or f"--n-engines {opts.n_engines or 1}",
         environment_changes=len(cluster.changes),
         models=sorted({g.model for g in replicas} | {x["model"] for x in loads}),
-        nodes=[NodeGpus(node=n.node_id, name=n.name, gpus=dict(zip(n.gpu_types, n.gpu_count_per_type)))
-               for n in env.nodes],
+        nodes=[NodeGpus(node=n.node_id, name=n.name, gpus=dict(zip(n.gpu_types, n.gpu_count_per_type)),
+                        memory_gb=memory_overrides(n, opts.hardware_file)) for n in env.nodes],
         gpu_names={t: get_hardware(t, opts.hardware_file).name for n in env.nodes for t in n.gpu_types},
         replicas=replicas, calibration=calibration, async_scheduling=async_values(opts, env),
         frontend_overhead_ms=1e3 * frontend_overhead_s(opts, env), offline=opts.offline, routing=opts.routing_policy,

@@ -17,6 +17,8 @@ class NodeGpus(msgspec.Struct, frozen=True, kw_only=True):
     node: int
     name: str
     gpus: dict[str, int]
+    # GPU type -> memory per GPU (GB) where env.json's memory_per_gpu_gb differs from the card's own
+    memory_gb: dict[str, float] = {}
 
 
 class ReplicaGroup(msgspec.Struct, frozen=True, kw_only=True):
@@ -90,8 +92,12 @@ def ids_text(ids: list[int]) -> str:
     return ",".join(parts)
 
 
-def _gpus_text(gpus: dict[str, int], names: dict[str, str]) -> str:
-    return " + ".join(f"{count} x {gpu} ({names.get(gpu, '?')})" for gpu, count in gpus.items()) or "no GPUs"
+def _gpus_text(gpus: dict[str, int], names: dict[str, str], memory_gb: dict[str, float]) -> str:
+    def card(gpu: str) -> str:
+        memory = f"; {memory_gb[gpu]:g} GB per GPU from env.json" if gpu in memory_gb else ""
+        return f"{names.get(gpu, '?')}{memory}"
+
+    return " + ".join(f"{count} x {gpu} ({card(gpu)})" for gpu, count in gpus.items()) or "no GPUs"
 
 
 def nodes_text(nodes: list[NodeGpus], names: dict[str, str]) -> str:
@@ -100,13 +106,15 @@ def nodes_text(nodes: list[NodeGpus], names: dict[str, str]) -> str:
     i = 0
     while i < len(nodes):
         j = i
-        while j + 1 < len(nodes) and nodes[j + 1].gpus == nodes[i].gpus and nodes[j + 1].node == nodes[j].node + 1:
+        while (j + 1 < len(nodes) and nodes[j + 1].gpus == nodes[i].gpus and nodes[j + 1].memory_gb == nodes[i].memory_gb
+               and nodes[j + 1].node == nodes[j].node + 1):
             j += 1
         n = nodes[i]
         if j - i >= 2:
-            out.append(f"nodes {ids_text([m.node for m in nodes[i:j + 1]])}: {_gpus_text(n.gpus, names)} each")
+            out.append(f"nodes {ids_text([m.node for m in nodes[i:j + 1]])}: {_gpus_text(n.gpus, names, n.memory_gb)} each")
         else:
-            out += [f"node {m.node}{f' ({m.name})' if m.name else ''}: {_gpus_text(m.gpus, names)}" for m in nodes[i:j + 1]]
+            out += [f"node {m.node}{f' ({m.name})' if m.name else ''}: {_gpus_text(m.gpus, names, m.memory_gb)}"
+                    for m in nodes[i:j + 1]]
         i = j + 1
     return "; ".join(out)
 

@@ -26,7 +26,9 @@ def test_bundled_run_begins_with_what_ran_and_ends_with_the_outputs(tmp_path: Pa
     lines = summary(capsys, "-o", str(tmp_path))
     head = "\n".join(lines[:6])
     assert lines[0].startswith("ran: llama-3.1-8b-instruct on ") and "trace.jsonl" in lines[0]
-    assert "4 x nvidia_A100 (NVIDIA A100 40GB PCIe)" in head and "2 x nvidia_H100" in head
+    # The example's env.json gives its 40 GB A100s 80 GB each: the summary says which figure it used.
+    assert "4 x nvidia_A100 (NVIDIA A100 40GB PCIe; 80 GB per GPU from env.json)" in head
+    assert "2 x nvidia_H100 (NVIDIA H100 SXM5 80GB)" in head  # 80 GB there is the card's own: nothing to say
     assert "4 x llama-3.1-8b-instruct TP1 on nvidia_A100 (node 1)" in head
     stats = json.loads((tmp_path / "stats.json").read_text())
     d = msgspec.convert(stats["deployment"], Deployment)

@@ -35,7 +35,7 @@ def test_report_writes_plots_and_summary(example_run: Path, tmp_path: Path) -> N
     summary = (tmp_path / "summary.md").read_text()
     assert "200 completed" in summary and all(f"({name})" in summary for name in PLOTS)
     assert "## Configuration" in summary and "- ran: llama-3.1-8b-instruct" in summary
-    assert "4 x nvidia_A100 (NVIDIA A100 40GB PCIe)" in summary
+    assert "4 x nvidia_A100 (NVIDIA A100 40GB PCIe; 80 GB per GPU from env.json)" in summary
     assert "SLO: no targets given" in summary
 
 
