@@ -293,10 +293,9 @@ def frontend_overhead_s(opts: ReplayOptions, env: Environment) -> float:
 
 def memory_overrides(node: NodeSpec, hardware_file: str | None) -> dict[str, float]:
     """GPU type -> env.json's memory per GPU (GB) where it differs from the hardware table's card."""
-    out = {}
-    for i, gpu in enumerate(node.gpu_types):
-        given = (node.memory_per_gpu_gb or [None] * len(node.gpu_types))[i]
-        if given is not None and abs(given * (1 << 30) - get_hardware(gpu, hardware_file).memory_bytes) > (1 << 29):
+    out: dict[str, float] = {}
+    for gpu, given in zip(node.gpu_types, node.memory_per_gpu_gb or []):
+        if abs(given * (1 << 30) - get_hardware(gpu, hardware_file).memory_bytes) > (1 << 29):
             out[gpu] = given
     return out
 
