@@ -216,7 +216,8 @@ class GpuActor(Actor):
             self.ctx.send(h.source.replica, ReleaseKv(request_id=h.request.id))
             self.ctx.emit(TransferFinished(t_ns=self.ctx.now, request_id=h.request.id, src_node=h.source.node,
                                            src_replica=h.source.replica, dst_node=self.node, dst_replica=self.name,
-                                           transfer_ns=msg.transfer_ns))
+                                           transfer_ns=msg.transfer_ns, scheduled_ns=h.scheduled_ns,
+                                           first_token_ns=h.first_token_ns))
         self._report()
 
     # ---- load, draining, statistics -----------------------------------------------------

@@ -214,6 +214,8 @@ class TransferFinished(Event, frozen=True, kw_only=True, tag="transfer_finished"
     dst_node: int
     dst_replica: str
     transfer_ns: int
+    scheduled_ns: int  # when the prefill replica admitted the request
+    first_token_ns: int  # when the prefill replica sampled its first token
 
 
 AnyEvent = Union[
