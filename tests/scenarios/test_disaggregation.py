@@ -127,8 +127,12 @@ def test_fast_forward_equals_step_mode_with_disaggregation(tmp_path: Path) -> No
     env = write_env(tmp_path / "e.json", [node(1, 2, [dep("prefill"), dep("decode", gpu_memory_utilization=0.3)]),
                                           node(2, 1, [dep("decode")], 25.0)])
     trace = write_trace(tmp_path / "t.jsonl", 200, rate=30, in_range=(100, 3000), out_range=(20, 400), model=MODEL)
-    fast, _ = run(tmp_path / "f", input=str(trace), environment=str(env))
+    fast, events = run(tmp_path / "f", input=str(trace), environment=str(env))
     step, _ = run(tmp_path / "s", input=str(trace), environment=str(env), step_mode=True)
+    first = {e.request_id: e.t_ns for e in of(events, FirstToken)}
+    starts = of(events, TransferStarted)
+    assert any(s.t_ns > first[s.request_id] for s in starts)  # some waited for decode KV
+    assert len({s.link.split(":")[0] for s in starts}) == 2  # over NVLink and over the network
     assert (tmp_path / "f/out/requests.jsonl").read_bytes() == (tmp_path / "s/out/requests.jsonl").read_bytes()
     for s in (fast, step):
         s.pop("simulation")
