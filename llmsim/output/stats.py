@@ -69,6 +69,7 @@ class StatsCollector(TypedSink):
             TransferStarted: self._transfer_started, TransferFinished: self._transfer_finished,
         }
         self.transfer_ns = array("q")  # disaggregation: each KV transfer that arrived
+        self.handoff_wait_ns = array("q")  # ... and how long its request waited for decode KV blocks before it
         self.transfer_bytes = 0
         self.retransfers = 0
         self.unrouted: dict[str, int] = {}  # request id -> arrival, until its first routing
@@ -102,6 +103,7 @@ class StatsCollector(TypedSink):
 
     def _transfer_finished(self, e: TransferFinished) -> None:
         self.transfer_ns.append(e.transfer_ns)
+        self.handoff_wait_ns.append(e.t_ns - e.transfer_ns - e.first_token_ns)
 
     def _arrived(self, e: RequestArrived) -> None:
         self.unrouted[e.request_id] = e.t_ns
@@ -242,7 +244,8 @@ def build_stats(c: StatsCollector, *, entered: int, read: int, simulated_ns: int
         "simulation": {"simulated_s": span_s, "wall_s": wall_s, "events": events},
     }
     stats["throughput"]["goodput_requests_per_s"] = stats["slo"]["goodput_requests_per_s"]
-    disagg = disaggregation_section(c.gpus, np.frombuffer(c.transfer_ns, dtype=np.int64), c.transfer_bytes,
+    disagg = disaggregation_section(c.gpus, np.frombuffer(c.transfer_ns, dtype=np.int64),
+                                    np.frombuffer(c.handoff_wait_ns, dtype=np.int64), c.transfer_bytes,
                                     c.retransfers, simulated_ns, summarise)
     if disagg is not None:
         stats["disaggregation"] = disagg
