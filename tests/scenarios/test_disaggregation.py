@@ -13,7 +13,7 @@ from llmsim.cost.build import build_cost_model
 from llmsim.network.links import solo_ns
 from llmsim.options import ReplayOptions
 from llmsim.output.event_log import read_events
-from llmsim.output.events import FirstToken, RequestCompleted, TransferFinished, TransferStarted
+from llmsim.output.events import FirstToken, ReplicaRemoved, RequestCompleted, TransferFinished, TransferStarted
 from llmsim.replay import run_replay
 from protocols.cost import Deployment
 
@@ -120,6 +120,7 @@ def test_removing_replicas_mid_transfer_loses_no_request(tmp_path: Path) -> None
     assert stats["disaggregation"]["transfers"]["retransfers"] > 0
     assert any(s.attempt > 0 for s in of(events, TransferStarted))
     assert stats["disaggregation"]["ratio"] == "1:1"  # replicas at the end
+    assert sorted(e.node for e in of(events, ReplicaRemoved)) == [1, 2]
 
 
 def test_fast_forward_equals_step_mode_with_disaggregation(tmp_path: Path) -> None:
@@ -155,3 +156,18 @@ def test_bad_roles_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["replay", "-q", "--no-outputs", "-i", str(trace), "-e", str(env)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"nodes[0].deployments[0].{field}" in err[0] and "Traceback" not in err[0]
+
+
+def test_layerwise_overlap_sends_only_the_last_layer_after_the_prefill(tmp_path: Path) -> None:
+    """With layer-wise overlap the transfer after the first token carries 1/num_layers of the prompt's KV."""
+    env = tmp_path / "e.json"
+    env.write_text(json.dumps({"nodes": [node(1, 2, [dep("prefill"), dep("decode")])],
+                               "model_loading_config": {"preload_models": True},
+                               "disaggregation": {"layerwise_overlap": True, "transfer_latency_us": 0}}))
+    trace = requests(tmp_path / "t.jsonl", [(0.0, 1000, 10)])
+    _, events = run(tmp_path, input=str(trace), environment=str(env))
+    (start,), (done,) = of(events, TransferStarted), of(events, TransferFinished)
+    layers = build_cost_model(Deployment(model=MODEL, hardware=GPU), "default").spec.num_layers
+    assert start.kv_bytes == -(-1000 * kv_bytes_per_token() // layers)
+    nvlink = with_interconnect(get_hardware(GPU), "nvlink").interconnect_bandwidth_bytes_per_s
+    assert done.transfer_ns == solo_ns(start.kv_bytes, nvlink)
