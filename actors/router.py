@@ -27,8 +27,10 @@ class RouterActor(Actor):
 
     def __init__(self, name: str, *, policy: RoutingPolicy, engine: str, nodes: dict[int, str],
                  initial_models: dict[int, str] | None = None, preempt_on_reprovision: bool = False,
-                 reprovisioning: ReprovisioningPolicy | None = None, decode_policy: RoutingPolicy | None = None) -> None:
+                 reprovisioning: ReprovisioningPolicy | None = None, frontend_ns: int = 0,
+                 decode_policy: RoutingPolicy | None = None) -> None:
         super().__init__(name)
+        self.frontend_ns = frontend_ns  # a replica's API server: from routing to its engine's queue
         self.policy = policy
         # Disaggregation: decode replicas by model (not routed to directly), requests waiting for one.
         self.decode_policy = decode_policy or LeastKvPolicy()
@@ -65,7 +67,7 @@ class RouterActor(Actor):
         self.last_used_ns[chosen.node] = self.ctx.now
         self.ctx.emit(RequestRouted(t_ns=self.ctx.now, request_id=req.id, node=chosen.node, replica=chosen.name,
                                     policy=self.policy.name))
-        self.ctx.send(chosen.node_actor, AssignRequest(request=req, replica=chosen.name))
+        self.ctx.send(chosen.node_actor, AssignRequest(request=req, replica=chosen.name), self.frontend_ns)
 
     @handles(ReturnRequests)
     def on_return(self, msg: ReturnRequests) -> None:

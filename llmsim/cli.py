@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from llmsim.errors import EXIT_SIGINT, LlmsimError, UsageError
+from llmsim.interrupt import StoppedBySignal, exit_status
 from llmsim.logging_setup import LOG_FORMATS, LOG_LEVELS, configure_logging
 
 # Each module under llmsim/commands/ exposes `register(subparsers) -> None`; the parser it adds
@@ -104,11 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"llmsim: error: {err.one_line()}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:  # Ctrl-C outside a replay's run loop (which stops cleanly itself)
+    except KeyboardInterrupt as err:  # Ctrl-C (or SIGTERM while starting) outside a replay's run loop
         if debug:
             raise
         print("llmsim: interrupted", file=sys.stderr)
-        return EXIT_SIGINT
+        return exit_status(err.signum) if isinstance(err, StoppedBySignal) else EXIT_SIGINT
     except RecursionError:  # a nesting no reader caught: still one line, never a traceback
         if debug:
             raise

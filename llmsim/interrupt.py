@@ -24,6 +24,14 @@ def exit_status(signum: int) -> int:
     return EXIT_STATUS.get(signum, 128 + signum)
 
 
+class StoppedBySignal(KeyboardInterrupt):
+    """A signal arrived before the run began: nothing was written; the exit status names the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 class StopOnSignal:
     """Context manager: while active, SIGINT/SIGTERM call `stop()` once and record the signal.
 

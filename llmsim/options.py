@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from llmsim.workload.arrivals import ArrivalProcess
@@ -45,6 +47,8 @@ class ReplayOptions(msgspec.Struct, kw_only=True):
     routing_policy: str = "round-robin"
     preempt_on_reprovision: bool = False
     calibration: str | None = "default"
+    # A serving stack's calibration family and scheduler defaults at once (ENGINE_DEFAULTS); options given win.
+    engine: Literal["vllm-v1", "vllm-v0"] | None = None
     step_mode: bool = False
     strict: bool = False
     max_num_batched_tokens: int | None = None
@@ -53,6 +57,8 @@ class ReplayOptions(msgspec.Struct, kw_only=True):
     gpu_memory_utilization: float | None = None
     enable_chunked_prefill: bool | None = None
     enable_prefix_caching: bool | None = None
+    async_scheduling: bool | None = None
+    offline: bool = False  # requests go straight to the engine (vLLM's LLM class): no API-server overhead
     host_kv_cache_gb: float | None = None  # every node's host memory for offloaded prefix-cache KV (None: env.json's)
     scheduling: str | None = None
     slo_ttft_s: float | None = None

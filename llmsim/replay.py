@@ -20,10 +20,10 @@ from actors.router import RouterActor
 from llmsim.config.environment import MAX_GPUS
 from llmsim.config import Environment, NodeSpec, ServingOptions, legacy_environment, load_env_changes, load_environment
 from llmsim.cost import get_hardware, hardware_ids, load_model_spec, precision_from_dtype, resolve_model_name, with_interconnect
-from llmsim.cost.calibration import resolve_profile_name
+from llmsim.cost.calibration import get_profile, resolve_profile_name
 from llmsim.cost.fidelity import run_fidelity
 from llmsim.errors import ConfigError, InputFileError, LlmsimError, OutputError, UnknownModelError, UsageError
-from llmsim.interrupt import StopOnSignal
+from llmsim.interrupt import StopOnSignal, StoppedBySignal
 from llmsim.kernel import Simulation
 from llmsim.kernel.clock import NS_PER_S, s_to_ns
 from llmsim.logging_setup import get_logger
@@ -169,7 +169,7 @@ def serving_override(opts: ReplayOptions) -> Callable[[ServingOptions], ServingO
     """Command-line serving options replace those of env.json."""
     fields = {k: getattr(opts, k) for k in ("max_num_batched_tokens", "max_num_seqs", "block_size",
                                             "gpu_memory_utilization", "enable_chunked_prefill", "scheduling",
-                                            "enable_prefix_caching")
+                                            "enable_prefix_caching", "async_scheduling")
               if getattr(opts, k) is not None}
     if not fields:
         return None
@@ -261,6 +261,7 @@ class Cluster:
                                   nodes=dict(nodes), initial_models=initial,
                                   preempt_on_reprovision=opts.preempt_on_reprovision,
                                   reprovisioning=create_reprovisioning_policy(opts.reprovisioning_policy),
+                                  frontend_ns=s_to_ns(frontend_overhead_s(opts, env)),
                                   decode_policy=create_routing_policy(env.disaggregation.decode_policy))
         sim.add_actor(CostServiceActor(COST, calibration=opts.calibration, hardware_file=opts.hardware_file))
         if disaggregated(env):
@@ -294,6 +295,21 @@ class Cluster:
         from actors.gpu import GpuActor
 
         return [name for name, a in self.sim.actors.items() if isinstance(a, GpuActor)]
+
+
+def frontend_overhead_s(opts: ReplayOptions, env: Environment) -> float:
+    """The API server's time per request (the calibration's; the largest over the run's GPU types), 0 offline."""
+    if opts.offline:
+        return 0.0
+    gpu_types = {t for n in env.nodes for t in n.gpu_types}
+    return max((get_profile(opts.calibration, t).frontend_overhead_s for t in gpu_types), default=0.0)
+
+
+def async_values(opts: ReplayOptions, env: Environment) -> list[bool]:
+    """The async_scheduling values the run's replicas take: env.json's defaults and deployments, overridden."""
+    override = serving_override(opts)
+    options = [env.defaults] + [d.serving for n in env.nodes for d in n.deployments if d.serving is not None]
+    return sorted({(override(o) if override else o).async_scheduling for o in options})
 
 
 def check_invariants(stats: dict[str, Any], tally: RunTally, collector: StatsCollector) -> list[str]:
@@ -413,8 +429,8 @@ def _replay(opts: ReplayOptions, env: Environment, outputs: OutputSet) -> Replay
               outputs=opts.output_dir if opts.write_outputs else None)
     with StopOnSignal(sim.stop) as stop:
         cluster = Cluster(opts, env, sim, collector)
-        if stop.interrupted:  # a signal while starting up: stop before any output exists
-            raise KeyboardInterrupt
+        if stop.signum is not None:  # a signal while starting up: stop before any output exists
+            raise StoppedBySignal(stop.signum)
         outputs.open()
         try:
             for sink in outputs.sinks:
@@ -480,7 +496,8 @@ def describe_deployment(cluster: Cluster, collector: StatsCollector) -> Deployme
         nodes=[NodeGpus(node=n.node_id, name=n.name, gpus=dict(zip(n.gpu_types, n.gpu_count_per_type)))
                for n in env.nodes],
         gpu_names={t: get_hardware(t, opts.hardware_file).name for n in env.nodes for t in n.gpu_types},
-        replicas=replicas, calibration=calibration, routing=opts.routing_policy,
+        replicas=replicas, calibration=calibration, async_scheduling=async_values(opts, env),
+        frontend_overhead_ms=1e3 * frontend_overhead_s(opts, env), offline=opts.offline, routing=opts.routing_policy,
         reprovisioning=opts.reprovisioning_policy, start=start, start_from=start_from,
         model_loads=ModelLoads(count=sum(1 for x in loads if x["load_s"] > 0),
                                longest_s=max((x["load_s"] for x in loads), default=0.0),

@@ -108,9 +108,19 @@ def _check_like_flag(name: str, value: Any, source: str, field: str) -> None:
         raise ConfigError(f"{value} is not > 0", file=source, field=field)
 
 
+# What `--engine` sets unless given: vLLM V1 (v0.12 on) is llmsim's default; V0 (0.4-0.6) computed each
+# batch after the previous one's results and kept no prefix cache unless asked.
+ENGINE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "vllm-v1": {"calibration": "vllm-v1", "async_scheduling": True, "enable_prefix_caching": True},
+    "vllm-v0": {"calibration": "vllm-v0", "async_scheduling": False, "enable_prefix_caching": False},
+}
+
+
 def resolve_options(from_file: Mapping[str, Any], from_flags: Mapping[str, Any]) -> ReplayOptions:
-    """Defaults, then the file, then the flags. With no trace and no cluster anywhere: the bundled example."""
+    """Defaults, then the engine's, then the file, then the flags. With no trace and no cluster anywhere: the bundled example."""
     merged = {**from_file, **from_flags}
+    if merged.get("engine") is not None:
+        merged = {**ENGINE_DEFAULTS[merged["engine"]], **merged}
     if not any(merged.get(k) is not None for k in ("input", "environment", "n_engines")):
         merged["input"] = str(EXAMPLES / "trace.jsonl")
         merged["environment"] = str(EXAMPLES / "env.json")

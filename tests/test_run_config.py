@@ -128,3 +128,23 @@ def test_trace_request_count_skips_headers(tmp_path: Path, text: str, fmt: str, 
     path.write_text(text)
     ident = trace_identity(str(path), "auto")
     assert (ident["format"], ident["requests"]) == (fmt, requests)
+
+
+def test_engine_sets_calibration_and_scheduler_defaults_that_given_options_override() -> None:
+    """--engine vllm-v0: the V0 family, synchronous scheduling, no prefix cache; explicit options win."""
+    from llmsim.runconfig import resolve_options
+
+    v0 = resolve_options({}, {"engine": "vllm-v0", "n_engines": 1})
+    assert (v0.calibration, v0.async_scheduling, v0.enable_prefix_caching) == ("vllm-v0", False, False)
+    mixed = resolve_options({"engine": "vllm-v0", "calibration": "vllm-2023"}, {"async_scheduling": True, "n_engines": 1})
+    assert (mixed.calibration, mixed.async_scheduling, mixed.enable_prefix_caching) == ("vllm-2023", True, False)
+    plain = resolve_options({}, {"n_engines": 1})
+    assert (plain.calibration, plain.async_scheduling) == ("default", None)
+
+
+def test_engine_is_checked_in_config_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('engine = "sglang"\n')
+    assert main(["replay", "--config", str(cfg), "--no-outputs"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "engine" in err[0] and "run.toml" in err[0]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from itertools import accumulate
+from collections.abc import Iterable
+from itertools import accumulate, takewhile
 
 from llmsim.batching.fastforward import can_extend_prefill, can_fast_forward, decode_tail_length, run_length
 from llmsim.batching.queue import WaitingQueue
@@ -72,6 +73,8 @@ class ReplicaEngine:
         self.running: list[Sequence] = []
         self.order = 0
         self.committed_tokens = 0  # prompt + output tokens of every request held
+        # Async scheduling: when the last iteration began and ended, and when the newest request came.
+        self.decided_ns = self.busy_until_ns = self.newest_ns = -1
         self.itl = LogHistogram()
         self.counters = ReplicaCounters()
 
@@ -85,6 +88,7 @@ class ReplicaEngine:
     def add(self, req: RequestSpec, now_ns: int) -> None:
         """Queue a request (the caller checked `rejects`)."""
         self.waiting.push(Sequence(req, now_ns, self.order))
+        self.newest_ns = now_ns
         self.order += 1
         self.committed_tokens += req.input_tokens + req.output_tokens
 
@@ -183,9 +187,15 @@ class ReplicaEngine:
         With `fast_forward`, `plan.k` decode iterations (or one mixed iteration and `tail_k`
         decode iterations of `tail_decodes`) can run before the batch must change.
         """
-        plan = schedule(self.running, self.waiting, self.pool.free, self.opts,
-                        None if self.cache is None else self)
+        cache = None if self.cache is None else self
+        waiting = self._visible(now_ns)
+        plan = schedule(self.running, waiting, self.pool.free, self.opts, cache)
         self._commit(plan, now_ns)
+        if waiting is not self.waiting:  # requests are hidden: they join at the next boundary
+            if plan.empty:  # nothing runs meanwhile: the engine, idle, takes them now
+                plan = schedule(self.running, self.waiting, self.pool.free, self.opts, cache)
+                self._commit(plan, now_ns)
+            return plan
         if plan.empty or not fast_forward:
             return plan
         if can_fast_forward(plan, self.running):
@@ -194,8 +204,23 @@ class ReplicaEngine:
             self._size_tail(plan)
         return plan
 
+    def _visible(self, now_ns: int) -> Iterable[Sequence]:
+        """The waiting requests the next batch may take.
+
+        With async scheduling an engine that ran up to now decided this batch when its last
+        iteration began: requests queued since then are not in it (those behind them neither,
+        so that admissions stay a prefix of the queue). An idle engine sees every request.
+        """
+        horizon = self.decided_ns
+        if (not self.opts.async_scheduling or self.newest_ns <= horizon or self.busy_until_ns != now_ns
+                or not self.running):
+            return self.waiting
+        return takewhile(lambda seq: seq.enqueued_ns <= horizon, self.waiting)
+
     def update(self, run: Run, k: int) -> StepOutput:
         """Apply the first k iterations of a run (all of them when it ends; fewer on a cut)."""
+        self.decided_ns = run.ends_ns[k - 2] if k > 1 else run.start_ns
+        self.busy_until_ns = run.ends_ns[k - 1]
         out = StepOutput()
         if run.mixed_first:
             self._advance_mixed(run, out)

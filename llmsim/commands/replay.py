@@ -129,6 +129,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        help="the initial deployments load their weights first (disk + PCIe + warm-up); "
                             "default with env.json unless its model_loading_config.preload_models is true")
     p.add_argument("--calibration", help="calibration profile ('none' = pure roofline)")
+    p.add_argument("--engine", choices=["vllm-v1", "vllm-v0"],
+                   help="serving stack: its calibration family and scheduler defaults at once (vllm-v0: "
+                        "synchronous scheduling, no prefix caching); options given explicitly win")
     p.add_argument("--step-mode", action="store_true", help="one event per iteration (no fast-forward)")
     p.add_argument("--strict", action="store_true", help="invalid requests are errors, not skipped")
     p.add_argument("--max-num-batched-tokens", type=int_range(1, 10_000_000), help="token budget per iteration (vLLM default 2048)")
@@ -139,6 +142,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-prefix-caching", dest="enable_prefix_caching", action="store_const", const=False,
                    help="turn off automatic prefix caching (on by default, as in vLLM V1; it needs prefix hashes "
                         "in the trace: Mooncake hash_ids or canonical prefix_hashes)")
+    p.add_argument("--no-async-scheduling", dest="async_scheduling", action="store_const", const=False,
+                   help="the scheduler waits for each iteration's results before deciding the next batch "
+                        "(vLLM before v0.12, and V0); by default it decides one iteration ahead, so a request "
+                        "arriving while the GPU is busy starts one iteration later")
+    p.add_argument("--offline", action="store_true",
+                   help="requests go straight to the engine, as with vLLM's LLM class (benchmark_latency, "
+                        "benchmark_throughput): no API-server time per request (the calibration's "
+                        "frontend_overhead_s)")
     p.add_argument("--host-kv-cache-gb", type=_bounded(0.0, 1e6, "gigabytes of host memory"),
                    help="host memory per node for prefix-cache KV evicted from the GPUs (off by default; "
                         "env.json: host_kv_cache_gb per node); hits there are loaded back over PCIe")

@@ -22,6 +22,10 @@ class ServingOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     enable_chunked_prefill: bool = True
     scheduling: Literal["fcfs", "priority"] = "fcfs"
     enable_prefix_caching: bool = True
+    # The scheduler works one iteration ahead of the GPU (vLLM's default since v0.12, PR #27614): a busy
+    # engine decided the next batch when the previous iteration began, so requests arriving meanwhile
+    # wait one more iteration for their prefill.
+    async_scheduling: bool = True
 
 
 Role = Literal["prefill", "decode", "both"]

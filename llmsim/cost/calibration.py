@@ -31,6 +31,9 @@ class CalibrationProfile(msgspec.Struct, frozen=True, kw_only=True):
     iteration_overhead_s: float = 0.0  # scheduler, sampling, launch of one iteration
     per_layer_overhead_s: float = 0.0  # per transformer layer per iteration (launch and framework cost)
     per_seq_overhead_s: float = 0.0  # per sequence in the batch (sampling, bookkeeping)
+    # Per request served online (an HTTP API server in front of the engine): receiving and tokenising the
+    # prompt, handing it to the engine core, detokenising and streaming tokens back. Not iteration time.
+    frontend_overhead_s: float = 0.0
     allreduce_efficiency: float = 1.0  # fraction of interconnect bandwidth an all-reduce reaches
     allreduce_latency_s: float | None = None  # overrides the hardware table's interconnect latency
     allreduce_step_latency_s: float = 0.0  # per ring step, 2 (tp - 1) of them (NCCL rings; ~0 for one-shot kernels)

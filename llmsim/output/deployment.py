@@ -50,6 +50,9 @@ class Deployment(msgspec.Struct, frozen=True, kw_only=True):
     gpu_names: dict[str, str]  # GPU id -> the card it stands for (`llmsim hardware` lists them)
     replicas: list[ReplicaGroup]
     calibration: str  # the --calibration name ("none" = pure roofline)
+    async_scheduling: list[bool]  # the values the run's serving options take ([True, False]: some of each)
+    frontend_overhead_ms: float  # API-server time per request (the calibration's); 0 with --offline
+    offline: bool
     routing: str
     reprovisioning: str
     start: StartKind
@@ -129,9 +132,22 @@ def header_lines(d: Deployment) -> list[str]:
         f"ran: {', '.join(_short(m) for m in d.models) or 'no model'} on {d.environment}{changes}; input {d.input}",
         "cluster: " + nodes_text(d.nodes, d.gpu_names),
         "replicas at the end: " + ("; ".join(_replica_text(g) for g in d.replicas) or "none"),
-        f"engine: calibration {engine}; routing {d.routing}; re-provisioning {d.reprovisioning}",
+        f"engine: calibration {engine}; {_scheduling_text(d)}; {_frontend_text(d)}",
+        f"routing {d.routing}; re-provisioning {d.reprovisioning}",
         f"start: {d.start} ({d.start_from}); {_loads_text(d.model_loads)}",
     ]
+
+
+def _scheduling_text(d: Deployment) -> str:
+    if d.async_scheduling == [True]:
+        return "async scheduling (one iteration ahead)"
+    return "synchronous scheduling" if d.async_scheduling == [False] else "async scheduling on some deployments"
+
+
+def _frontend_text(d: Deployment) -> str:
+    if d.offline:
+        return "offline (requests straight to the engine)"
+    return f"API server {d.frontend_overhead_ms:.1f} ms per request"
 
 
 def footer_line(outputs: str | None, *, interrupted: bool = False) -> str:

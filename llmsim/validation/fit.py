@@ -8,7 +8,9 @@ Few, physical parameters, shared wherever physics is shared:
   latency and its latency per ring step (NCCL rings grow with TP; one-shot kernels do not);
 - per engine generation: host overhead per iteration (per GPU generation too: the host CPUs of
   H100 servers are a generation newer than those of A100 servers) and per sequence (V0's Python
-  scheduler and sampler run between steps; V1 overlaps most of it).
+  scheduler and sampler run between steps; V1 overlaps most of it);
+- for every engine: the API server's time per request served online (HTTP, tokenising, handing the
+  prompt to the engine, streaming tokens back), which the offline benchmarks do not pay.
 The objective is the mean absolute log error over points, each capped (a saturated point must not
 outweigh the rest): log errors treat "2x too slow" and "2x too fast" alike.
 """
@@ -51,6 +53,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "vllm-v1_seq_s": (0.0, 50e-6),
     "vllm-v0_ampere_iteration_s": (0.5e-3, 8e-3), "vllm-v0_hopper_iteration_s": (0.5e-3, 8e-3),
     "vllm-v0_seq_s": (0.0, 100e-6),
+    "frontend_s": (0.0, 30e-3),
 }
 # Where every search starts: textbook values, taken from no measurement here, so that a
 # cross-validation fold learns nothing from the points it holds out through its starting point.
@@ -58,7 +61,7 @@ START = {"ampere_compute": 0.7, "ampere_memory": 0.85, "hopper_compute": 0.7, "h
          "attention": 0.9, "moe_memory": 0.8, "kernel_overhead_s": 2e-6, "allreduce_latency_s": 10e-6,
          "allreduce_step_s": 2e-6, "vllm-v1_ampere_iteration_s": 1e-3, "vllm-v1_hopper_iteration_s": 1e-3,
          "vllm-v1_seq_s": 5e-6, "vllm-v0_ampere_iteration_s": 3e-3, "vllm-v0_hopper_iteration_s": 3e-3,
-         "vllm-v0_seq_s": 30e-6}
+         "vllm-v0_seq_s": 30e-6, "frontend_s": 3e-3}
 
 
 class ModernParams(msgspec.Struct, frozen=True):
@@ -78,7 +81,7 @@ class ModernParams(msgspec.Struct, frozen=True):
         return CalibrationProfile(
             name=f"{engine}-{generation}", compute_efficiency=compute, memory_efficiency=memory,
             attention_efficiency=v["attention"], kernel_overhead_s=v["kernel_overhead_s"],
-            iteration_overhead_s=iteration, per_seq_overhead_s=v[f"{engine}_seq_s"],
+            iteration_overhead_s=iteration, per_seq_overhead_s=v[f"{engine}_seq_s"], frontend_overhead_s=v["frontend_s"],
             allreduce_efficiency=0.7, allreduce_latency_s=v["allreduce_latency_s"],
             allreduce_step_latency_s=v["allreduce_step_s"], token_tile=64,
             operators={"moe_up_proj": moe, "moe_down_proj": moe}, hardware=generation, source="serving_points",

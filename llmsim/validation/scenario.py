@@ -82,7 +82,13 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True):
     input_tokens: int | None  # None: the ShareGPT pairs
     output_tokens: int | None
     prefix_caching: bool = True
+    async_scheduling: bool = True
     shared_prefix: SharedPrefixSpec | None = None
+
+    @property
+    def offline(self) -> bool:
+        """Requests handed to the engine directly (vLLM's LLM class in benchmark_latency/throughput), no API server."""
+        return self.workload in ("static", "burst")
 
     @property
     def conditions(self) -> str:
@@ -101,6 +107,8 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True):
         else:
             load = f"{self.process} {self.rate:g}/s x{self.requests}"
         cache = "" if self.prefix_caching else "; no prefix caching"
+        cache += "" if self.async_scheduling else "; sync scheduling"
+        cache += "; offline" if self.offline else ""
         if self.shared_prefix is not None:
             sp = self.shared_prefix
             lengths += f" ({sp.groups}x{sp.prompts_per_group} prompts, sys {sp.system_tokens})"
@@ -118,7 +126,8 @@ def scenario_for(point: ServingPoint, duration_s: float = DURATION_S) -> Scenari
     return Scenario(model=model, hardware=hardware_id(point), tp=point.tp, dtype=_dtype(point), max_num_seqs=seqs,
                     max_num_batched_tokens=tokens, chunked_prefill=chunked, workload=workload, process=process,
                     rate=rate, requests=requests, input_tokens=inputs, output_tokens=outputs,
-                    prefix_caching=not _is_v0(point), shared_prefix=_shared_prefix(point, inputs))
+                    prefix_caching=not _is_v0(point), async_scheduling=_async_scheduling(point),
+                    shared_prefix=_shared_prefix(point, inputs))
 
 
 def _shared_prefix(point: ServingPoint, inputs: int | None) -> SharedPrefixSpec | None:
@@ -190,6 +199,14 @@ def _limits(point: ServingPoint, model: str) -> tuple[int, int, bool]:
     if chunk:
         chunked = chunk.group(1).lower() == "on"
     return (int(seqs.group(1)) if seqs else 256, int(tokens.group(1)) if tokens else default_tokens, chunked)
+
+
+def _async_scheduling(point: ServingPoint) -> bool:
+    """vLLM V1 from v0.12 schedules one iteration ahead by default (PR #27614); V0 and older V1 did not."""
+    if _is_v0(point):
+        return False
+    version = re.search(r"v?0\.(\d+)\.", point.engine_version)
+    return version is None or int(version.group(1)) >= 12
 
 
 def engine_family(point: ServingPoint) -> str:

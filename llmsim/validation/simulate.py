@@ -68,6 +68,7 @@ def simulate(scenario: Scenario, calibration: Calibration = "default") -> dict[s
             model=scenario.model, dtype=scenario.dtype, calibration=calibration_name(calibration, scenario.hardware),
             max_num_seqs=scenario.max_num_seqs, max_num_batched_tokens=scenario.max_num_batched_tokens,
             enable_chunked_prefill=scenario.chunked_prefill, enable_prefix_caching=scenario.prefix_caching,
+            async_scheduling=scenario.async_scheduling, offline=scenario.offline,
             arrival_rate=scenario.rate if open_loop else None,
             arrival_process=scenario.process if open_loop else None,
             concurrency=scenario.requests // CLOSED_LOOP_ROUNDS if scenario.workload == "closed" else None,

@@ -130,13 +130,14 @@ def test_arrivals_behind_a_blocked_fcfs_head_do_not_cut_the_run() -> None:
 
     FCFS: only B's arrival cuts A's fast-forwarded decode run (A runs as 48 iterations, the one
     in flight when B came, then the other 250). With priority scheduling a later arrival might
-    overtake, so each arrival cuts. Both equal step mode.
+    overtake, so each arrival cuts. Both equal step mode. (Synchronous scheduling: the async
+    variant is the next test.)
     """
     ms = 1_000_000
     reqs = [req(0, 20, 300), req(1, 20, 5, at_ns=50 * ms)] + [req(i, 20, 5, at_ns=(50 + 10 * i) * ms) for i in (2, 3, 4)]
     runs = {}
     for scheduling in ("fcfs", "priority"):
-        opts = ServingOptions(max_num_seqs=1, scheduling=scheduling)
+        opts = ServingOptions(max_num_seqs=1, scheduling=scheduling, async_scheduling=False)
         fast = ReplicaHarness(reqs, opts, kv_blocks=1000).run()
         step = ReplicaHarness(reqs, opts, kv_blocks=1000, step_mode=True).run()
         assert outcome(fast) == outcome(step)
@@ -144,6 +145,38 @@ def test_arrivals_behind_a_blocked_fcfs_head_do_not_cut_the_run() -> None:
         runs[scheduling] = [e.iterations for e in fast.events_of(IterationRun) if e.decode_tokens and e.t_ns <= b_starts]
     assert runs["fcfs"] == [48, 1, 250]
     assert sum(runs["priority"]) == 299 and len(runs["priority"]) == 9  # cut at B, C, D and E
+
+
+def test_async_scheduling_shows_an_arrival_one_iteration_later() -> None:
+    """With async scheduling the batch after B's arrival was decided before B came: A's run is cut
+    as before, then runs one more iteration before B is considered, then the rest. Step mode agrees."""
+    ms = 1_000_000
+    reqs = [req(0, 20, 300), req(1, 20, 5, at_ns=50 * ms)]
+    opts = ServingOptions(max_num_seqs=1, async_scheduling=True)
+    fast = ReplicaHarness(reqs, opts, kv_blocks=1000).run()
+    step = ReplicaHarness(reqs, opts, kv_blocks=1000, step_mode=True).run()
+    assert outcome(fast) == outcome(step)
+    b_starts = next(f.scheduled_ns for f in fast.finished if f.request.id == "r1")
+    assert [e.iterations for e in fast.events_of(IterationRun) if e.decode_tokens and e.t_ns <= b_starts] == [48, 1, 1, 249]
+
+
+def test_async_scheduling_delays_a_prefill_by_one_iteration_only_on_a_busy_engine() -> None:
+    """A lone request (idle engine) starts at once either way; one arriving mid-iteration of another
+    starts one iteration later with async scheduling than without (the iteration it arrived in ends
+    first in both)."""
+    ms = 1_000_000
+    lone = [req(0, 200, 20)]
+    busy = [req(0, 20, 300), req(1, 200, 20, at_ns=50 * ms + 1)]
+
+    def first_token(reqs: list, async_on: bool, rid: str) -> int:
+        h = ReplicaHarness(reqs, ServingOptions(async_scheduling=async_on), kv_blocks=1000).run()
+        return next(f.first_token_ns for f in h.finished if f.request.id == rid)
+
+    assert first_token(lone, True, "r0") == first_token(lone, False, "r0")
+    sync_ns, async_ns = first_token(busy, False, "r1"), first_token(busy, True, "r1")
+    last = ReplicaHarness(busy[:1], ServingOptions(), kv_blocks=1000).run().events_of(IterationRun)[-1]
+    one_iteration = (last.t_ns - last.start_ns) / last.iterations  # A's decode alone
+    assert 0.5 * one_iteration < async_ns - sync_ns < 1.5 * one_iteration
 
 
 def test_a_cut_run_reports_the_queue_as_it_was_when_it_ended() -> None:

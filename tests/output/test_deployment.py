@@ -24,19 +24,27 @@ def summary(capsys: pytest.CaptureFixture[str], *args: str) -> list[str]:
 def test_bundled_run_begins_with_what_ran_and_ends_with_the_outputs(tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     lines = summary(capsys, "-o", str(tmp_path))
-    head = "\n".join(lines[:5])
+    head = "\n".join(lines[:6])
     assert lines[0].startswith("ran: llama-3.1-8b-instruct on ") and "trace.jsonl" in lines[0]
     assert "4 x nvidia_A100 (NVIDIA A100 40GB PCIe)" in head and "2 x nvidia_H100" in head
     assert "4 x llama-3.1-8b-instruct TP1 on nvidia_A100 (node 1)" in head
-    assert "calibration default (vllm-v1-ampere, vllm-v1-hopper); routing round-robin" in head
     stats = json.loads((tmp_path / "stats.json").read_text())
     d = msgspec.convert(stats["deployment"], Deployment)
+    assert d.async_scheduling == [True] and not d.offline and d.frontend_overhead_ms > 0
+    assert (f"engine: calibration default (vllm-v1-ampere, vllm-v1-hopper); async scheduling (one iteration ahead); "
+            f"API server {d.frontend_overhead_ms:.1f} ms per request\nrouting round-robin") in head
     # The example loads weights from disk at the start: a cold start, and its cost is said.
     assert d.start == "cold" and d.model_loads.count == 2 and d.model_loads.longest_s > 1
     assert 0 < d.model_loads.requests_waited < 200
     assert (f"start: cold (env.json model_loading_config.preload_models false); model loads: 2, "
             f"{d.model_loads.longest_s:.1f} s longest; {d.model_loads.requests_waited} requests waited") in head
     assert lines[-1] == f"outputs in {tmp_path}"
+
+
+def test_sync_scheduling_and_offline_are_said(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = summary(capsys, "--no-outputs", "--limit", "20", "--no-async-scheduling", "--offline")
+    engine = next(line for line in lines if line.startswith("engine:"))
+    assert engine.endswith("; synchronous scheduling; offline (requests straight to the engine)")
 
 
 def test_warm_start_has_no_load_and_no_outputs_says_so(capsys: pytest.CaptureFixture[str]) -> None:
@@ -71,14 +79,15 @@ def test_renderer_groups_replicas_and_names_everything() -> None:
     assert [(g.model, g.replicas, g.nodes) for g in groups] == [("m/a", 2, [1, 2]), ("m/b", 1, [2])]
     d = Deployment(input="t.jsonl", environment="env.json", environment_changes=3, models=["m/a", "m/b"],
                    nodes=[NodeGpus(node=1, name="x", gpus={"g1": 4})], gpu_names={"g1": "Card One"},
-                   replicas=groups, calibration="default", routing="least-loaded", reprovisioning="random",
-                   start="cold", start_from="--cold-start",
+                   replicas=groups, calibration="default", async_scheduling=[True, False], frontend_overhead_ms=7.25,
+                   offline=False, routing="least-loaded", reprovisioning="random", start="cold", start_from="--cold-start",
                    model_loads=ModelLoads(count=1, longest_s=2.25, total_s=2.25, requests_waited=1))
     lines = header_lines(d)
     assert lines[0] == "ran: a, b on env.json, 3 environment change(s); input t.jsonl"
     assert lines[1] == "cluster: node 1 (x): 4 x g1 (Card One)"
     assert lines[2] == "replicas at the end: 2 x a TP2 on g1 (nodes 1,2); 1 x b TP1 on g2 (node 2)"
-    assert lines[3] == "engine: calibration default (p, q); routing least-loaded; re-provisioning random"
-    assert lines[4] == "start: cold (--cold-start); model loads: 1, 2.2 s longest; 1 request waited for one"
+    assert lines[3] == "engine: calibration default (p, q); async scheduling on some deployments; API server 7.2 ms per request"
+    assert lines[4] == "routing least-loaded; re-provisioning random"
+    assert lines[5] == "start: cold (--cold-start); model loads: 1, 2.2 s longest; 1 request waited for one"
     assert footer_line(None) == "no outputs written (--no-outputs)"
     assert footer_line("o", interrupted=True) == "partial outputs in o"

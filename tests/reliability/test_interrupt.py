@@ -80,3 +80,22 @@ def test_signal_stops_a_long_replay_cleanly(tmp_path: Path, sig: signal.Signals,
     assert finished == r["completed"] + r["failed"]
     assert stats["invariants"]["ok"], stats["invariants"]
     assert not list(out.glob("*.llmsim-tmp")) and not list(out.glob(".*.llmsim-tmp"))
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, EXIT_SIGINT), (signal.SIGTERM, EXIT_SIGTERM)])
+def test_signal_while_starting_writes_nothing_and_exits_with_its_status(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sig: signal.Signals, status: int) -> None:
+    """A signal before the run loop: no outputs at all, exit 128 + the signal's number (143 for SIGTERM)."""
+    from llmsim import replay
+    from llmsim.cli import main
+
+    build = replay.Cluster.__init__
+
+    def signalled(self: replay.Cluster, *args: object, **kw: object) -> None:
+        build(self, *args, **kw)  # type: ignore[arg-type]
+        os.kill(os.getpid(), sig)
+
+    monkeypatch.setattr(replay.Cluster, "__init__", signalled)
+    out = tmp_path / "out"
+    assert main(["replay", "-q", "--limit", "5", "-o", str(out)]) == status
+    assert not out.exists()
