@@ -10,6 +10,7 @@ import pytest
 from llmsim.cli import main
 from llmsim.cost import get_hardware, with_interconnect
 from llmsim.cost.build import build_cost_model
+from llmsim.inspect.timeline import timeline_of
 from llmsim.network.links import solo_ns
 from llmsim.options import ReplayOptions
 from llmsim.output.event_log import read_events
@@ -80,6 +81,8 @@ def test_lone_request_takes_prefill_plus_transfer_plus_decode(tmp_path: Path) ->
     assert d.t_ns == c.t_ns + done.transfer_ns
     assert d.replica != start.src_replica and stats["disaggregation"]["ratio"] == "1:1"
     assert stats["disaggregation"]["transfers"]["transfer_s"]["p50"] == pytest.approx(done.transfer_ns / 1e9)
+    tl = timeline_of(d.request_id, [e for e in dis if getattr(e, "request_id", None) == d.request_id])
+    assert tl.totals_ns()["transfer"] == done.transfer_ns and sum(tl.totals_ns().values()) == d.t_ns - d.arrival_ns
 
 
 def test_transfers_on_one_link_share_its_bandwidth(tmp_path: Path) -> None:
