@@ -148,14 +148,14 @@ class GpuActor(Actor):
             self._schedule()
 
     def _cut(self) -> None:
-        """End the current run at the first iteration boundary at or after now."""
+        """End the current run at the first iteration boundary after now where its batch may change."""
         assert self.run is not None
         out, run = self.engine.cut(self.run, self.ctx.now)
         if out is not None:
             self._publish(out)
         if run is not self.run:
             self.run = run
-            self._set_timer(run.ends_ns[0])
+            self._set_timer(run.ends_ns[-1])
 
     # ---- messages and events, made from the engine's records ------------------------------
     def _publish(self, out: StepOutput) -> None:

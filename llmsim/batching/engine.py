@@ -232,21 +232,24 @@ class ReplicaEngine:
         return out
 
     def cut(self, run: Run, now_ns: int) -> tuple[StepOutput | None, Run]:
-        """End a run at the first iteration boundary at or after now: the iterations done, and what remains.
+        """End a run at an iteration boundary after now: the iterations done, and what remains.
 
-        The remaining run is the iteration in flight alone (the same run when nothing changes).
+        What remains is the iteration in flight alone, or with async scheduling that and the next
+        one, whose batch was decided when the one in flight began (the same run when nothing
+        changes). An arrival cuts a run for nothing sooner: it cannot join before then.
         """
         done = _ended_before(run.ends_ns, now_ns)
-        if done >= run.k - 1:
+        keep = 2 if self.opts.async_scheduling else 1
+        if done >= run.k - keep:
             return None, run
-        if done == 0:  # the first iteration is in flight: keep only it
-            return None, Run(run.plan, run.start_ns, run.times_ns[:1])
+        if done == 0:  # the first iteration is in flight: keep it (and the next)
+            return None, Run(run.plan, run.start_ns, run.times_ns[:keep], run.decodes)
         out = self.update(run, done)
-        for seq in run.decodes:  # KV for the decode iteration in flight (run_length made room)
-            self._reserve(seq, seq.computed + 1)
+        for seq in run.decodes:  # KV for the decode iterations kept (run_length made room)
+            self._reserve(seq, seq.computed + keep)
         inflight = BatchPlan()
         inflight.decodes = run.decodes
-        return out, Run(inflight, run.ends_ns[done - 1], run.times_ns[done:done + 1])
+        return out, Run(inflight, run.ends_ns[done - 1], run.times_ns[done:done + keep])
 
     # ---- KV blocks: the one place they are allocated, shared and freed ----------------------
     def _reserve(self, seq: Sequence, tokens: int) -> int | None:

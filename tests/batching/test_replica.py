@@ -149,7 +149,8 @@ def test_arrivals_behind_a_blocked_fcfs_head_do_not_cut_the_run() -> None:
 
 def test_async_scheduling_shows_an_arrival_one_iteration_later() -> None:
     """With async scheduling the batch after B's arrival was decided before B came: A's run is cut
-    as before, then runs one more iteration before B is considered, then the rest. Step mode agrees."""
+    after the iteration in flight and the next one (one run of 2), and B is considered then. Step
+    mode agrees."""
     ms = 1_000_000
     reqs = [req(0, 20, 300), req(1, 20, 5, at_ns=50 * ms)]
     opts = ServingOptions(max_num_seqs=1, async_scheduling=True)
@@ -157,7 +158,7 @@ def test_async_scheduling_shows_an_arrival_one_iteration_later() -> None:
     step = ReplicaHarness(reqs, opts, kv_blocks=1000, step_mode=True).run()
     assert outcome(fast) == outcome(step)
     b_starts = next(f.scheduled_ns for f in fast.finished if f.request.id == "r1")
-    assert [e.iterations for e in fast.events_of(IterationRun) if e.decode_tokens and e.t_ns <= b_starts] == [48, 1, 1, 249]
+    assert [e.iterations for e in fast.events_of(IterationRun) if e.decode_tokens and e.t_ns <= b_starts] == [48, 2, 249]
 
 
 def test_async_scheduling_delays_a_prefill_by_one_iteration_only_on_a_busy_engine() -> None:
