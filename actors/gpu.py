@@ -99,9 +99,9 @@ class GpuActor(Actor):
     def _schedule(self) -> None:
         if self.run is not None or self.costing:
             return
-        if self.engine.offered:  # decode role: blocks for KV on its way, only between runs (a run counted on them)
-            self._reserve_offered()
         plan = self.engine.schedule(self.ctx.now, fast_forward=not self.step_mode)
+        if self.engine.reserved:  # decode role: blocks for KV to come were reserved (between runs: a run counts on them)
+            self._send_reserved()
         if plan.preempted or plan.admitted:
             emit_plan(self.ctx.emit, plan, self.ctx.now, self.node, self.name)
         if plan.empty:
@@ -200,13 +200,15 @@ class GpuActor(Actor):
             self.ctx.send(h.source.replica, ReleaseKv(request_id=h.request.id))
             return self._fail(h.request, reason)
         self._poke()  # reservations are made between runs: end the current one at its next boundary
-        self.engine.offer(h)
+        self.engine.offer(h, self.ctx.now)
         self._report()
 
-    def _reserve_offered(self) -> None:
+    def _send_reserved(self) -> None:
+        """The transfers may start: the KvTransfer actor moves their KV here."""
         assert self.kv_source is not None
-        for h in self.engine.reserve(self.ctx.now):
+        for h in self.engine.reserved:
             self.ctx.send(self.kv_actor, KvReserved(handoff=h, dest=self.kv_source))
+        self.engine.reserved = []
 
     @handles(KvDelivered)
     def on_delivered(self, msg: KvDelivered) -> None:

@@ -57,28 +57,45 @@ def test_decode_role_waits_for_blocks_then_reserves_in_order() -> None:
     """Offered requests get blocks first come first served, only when they fit with headroom; never fail."""
     engine = ReplicaEngine(ServingOptions(block_size=16), 10, role="decode")
     a, b = req(0, 100, 3), req(1, 100, 3)  # 7 blocks each: one at a time in a 10-block pool
-    engine.offer(handoff(a))
-    engine.offer(handoff(b))
-    assert [h.request.id for h in engine.reserve(0)] == ["r0"]
+    engine.offer(handoff(a), 0)
+    engine.offer(handoff(b), 0)
+    assert engine.schedule(0).empty and [h.request.id for h in engine.reserved] == ["r0"]
     assert engine.pool.used == 7 and len(engine.offered) == 1
-    assert engine.reserve(1) == []  # no room: b waits
-    assert engine.deliver(handoff(a), 200)
-    seq = engine.running[0]
-    assert (seq.computed, seq.generated, seq.first_token_ns, seq.scheduled_ns) == (100, 1, 100, 5)
-    t = 200
-    while engine.running:  # two more tokens, then a completes and its blocks come free
+    assert engine.schedule(1).empty and engine.reserved == []  # no room: b waits
+    assert engine.deliver(handoff(a), 200) and not engine.running  # it joins at the next decision
+    out = step(engine, 200)
+    seq = out.iterations and engine.running[0]
+    assert seq and (seq.generated, seq.first_token_ns, seq.scheduled_ns) == (2, 100, 5)
+    t = 1_200
+    while engine.running:  # one more token, then a completes and its blocks come free
         out = step(engine, t)
         t += 1_000
     assert [s.req.id for s in out.completed] == ["r0"] and engine.pool.used == 0
-    assert [h.request.id for h in engine.reserve(t)] == ["r1"]
+    engine.schedule(t)
+    assert [h.request.id for h in engine.reserved] == ["r1"]
 
 
 def test_decode_role_ignores_a_stale_delivery_and_gives_back_what_it_took() -> None:
     """A delivery of an older attempt does not start the request; leaving frees reserved blocks."""
     engine = ReplicaEngine(ServingOptions(), 100, role="decode")
     r = req(0, 100, 3)
-    engine.offer(handoff(r, attempt=1))
-    engine.reserve(0)
+    engine.offer(handoff(r, attempt=1), 0)
+    engine.schedule(0)
     assert not engine.deliver(handoff(r, attempt=0), 10)
     assert [h.attempt for h in engine.take_offered()] == [1]
     assert engine.pool.used == 0 and engine.idle and engine.committed_tokens == 0
+
+
+def test_async_scheduling_defers_kv_that_arrives_after_the_batch_was_decided() -> None:
+    """A busy engine with async scheduling decided its next batch when its last iteration began: KV delivered
+    or a request offered after that joins one boundary later, as new requests do."""
+    engine = ReplicaEngine(ServingOptions(async_scheduling=True), 100, role="decode")
+    engine.offer(handoff(req(0, 100, 50)), 0)
+    engine.schedule(0)
+    engine.deliver(handoff(req(0, 100, 50)), 5)
+    step(engine, 10)  # r0 runs from 10 to 1010 (this batch was decided at 10)
+    engine.offer(handoff(req(1, 100, 50)), 500)  # during that iteration
+    step(engine, 1_010)  # decided at 10: r1 is not seen
+    assert engine.reserved == [] and len(engine.offered) == 1
+    step(engine, 2_010)
+    assert [h.request.id for h in engine.reserved] == ["r1"]

@@ -36,8 +36,9 @@ def node(node_id: int, gpus: int, deps: list[dict], network_gbps: float = 100.0)
             "network_bandwidth_gbps": network_gbps, "deployments": deps}
 
 
-def write_env(path: Path, nodes: list[dict]) -> Path:
-    path.write_text(json.dumps({"nodes": nodes, "model_loading_config": {"preload_models": True}}))
+def write_env(path: Path, nodes: list[dict], **defaults: object) -> Path:
+    path.write_text(json.dumps({"nodes": nodes, "model_loading_config": {"preload_models": True},
+                                "defaults": defaults}))
     return path
 
 
@@ -126,10 +127,13 @@ def test_removing_replicas_mid_transfer_loses_no_request(tmp_path: Path) -> None
     assert sorted(e.node for e in of(events, ReplicaRemoved)) == [1, 2]
 
 
-def test_fast_forward_equals_step_mode_with_disaggregation(tmp_path: Path) -> None:
+@pytest.mark.parametrize("async_scheduling", [True, False])
+def test_fast_forward_equals_step_mode_with_disaggregation(tmp_path: Path, async_scheduling: bool) -> None:
     """requests.jsonl and stats are identical with and without fast-forward, KV waits and shared links included."""
-    env = write_env(tmp_path / "e.json", [node(1, 2, [dep("prefill"), dep("decode", gpu_memory_utilization=0.3)]),
-                                          node(2, 1, [dep("decode")], 25.0)])
+    env = write_env(tmp_path / "e.json", [node(1, 2, [dep("prefill"), dep("decode", gpu_memory_utilization=0.3,
+                                                                          async_scheduling=async_scheduling)]),
+                                          node(2, 1, [dep("decode", async_scheduling=async_scheduling)], 25.0)],
+                    async_scheduling=async_scheduling)
     trace = write_trace(tmp_path / "t.jsonl", 200, rate=30, in_range=(100, 3000), out_range=(20, 400), model=MODEL)
     fast, events = run(tmp_path / "f", input=str(trace), environment=str(env))
     step, _ = run(tmp_path / "s", input=str(trace), environment=str(env), step_mode=True)
