@@ -104,10 +104,11 @@ class ReplicaEngine:
                 and not self.incoming and not self.arrived)
 
     def take_all(self) -> list[Sequence]:
-        """Remove every request, running then waiting, and free their KV (they recompute elsewhere)."""
+        """Remove every request, running (or whose KV just arrived) then waiting, and free their KV (they
+        recompute elsewhere). Requests handed off, offered or reserved stay: see `release`, `take_offered`."""
         seqs = self.running + [seq for _, seq in self.arrived] + self.waiting.drain()
         self.running, self.arrived = [], []
-        self.committed_tokens = 0
+        self.committed_tokens -= sum(seq.req.input_tokens + seq.req.output_tokens for seq in seqs)
         for seq in seqs:
             self._free(seq)
         if self.cache is not None and not self.handed:

@@ -99,3 +99,14 @@ def test_async_scheduling_defers_kv_that_arrives_after_the_batch_was_decided() -
     assert engine.reserved == [] and len(engine.offered) == 1
     step(engine, 2_010)
     assert [h.request.id for h in engine.reserved] == ["r1"]
+
+
+def test_a_leaving_prefill_replica_keeps_the_kv_it_still_has_to_send() -> None:
+    """take_all returns the prompts in progress; a handed-off request's KV stays until released, counts stay exact."""
+    engine = ReplicaEngine(ServingOptions(block_size=16), 100, role="prefill")
+    engine.add(req(0, 100, 50), 0)
+    step(engine, 0)
+    engine.add(req(1, 100, 50), 1_000)
+    assert [s.req.id for s in engine.take_all()] == ["r1"]
+    assert engine.pool.used == blocks_for(100, 16) and engine.committed_tokens == 100 and not engine.idle
+    assert engine.release("r0") and engine.idle and engine.committed_tokens == 0 and engine.pool.used == 0
