@@ -12,18 +12,24 @@ includes every request that arrived at or before t, in step mode and fast-forwar
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 
 from actors.gpu_records import LoadReportGate, completion, emit_plan, emit_step
 from llmsim.batching.engine import ReplicaEngine, Run
 from llmsim.batching.scheduler import BatchPlan
+from llmsim.batching.sequence import Sequence
 from llmsim.batching.step import StepOutput
-from llmsim.config.environment import ServingOptions
+from llmsim.config.environment import Role, ServingOptions
 from llmsim.kernel.actor import Actor, handles
 from llmsim.kernel.mailbox import PHASE_ITERATION_END, PHASE_SCHEDULE
-from llmsim.output.events import RequestQueued, end_event
+from llmsim.output.events import RequestQueued, TransferFinished, end_event
 from protocols.control import Drain, ReplicaDrained
 from protocols.cost import CostQuery, CostReply, Deployment
+from protocols.disagg import (
+    CancelTransfers, HandOff, HandOffMsg, KvDelivered, KvReserved, KvSource, ReleaseKv, ReserveKv, ReturnHandOffs,
+)
 from protocols.gpu import CollectStats, GpuStats, IterationDone, LoadReport, ReportTick, ScheduleNow
 from protocols.requests import EnqueueRequest, FailureReason, RequestFinished, RequestSpec, ReturnRequests
 
@@ -33,13 +39,18 @@ class GpuActor(Actor):
 
     def __init__(self, name: str, *, node: int, node_actor: str, gpu_type: str, deployment: Deployment,
                  opts: ServingOptions, kv_blocks: int, engine: str, router: str, cost: str, step_mode: bool = False,
-                 report_interval_ns: int = 0, host_blocks: int = 0, load_ns_per_block: float = 0.0) -> None:
+                 report_interval_ns: int = 0, host_blocks: int = 0, load_ns_per_block: float = 0.0,
+                 role: Role = "both", kv_actor: str = "", kv_source: KvSource | None = None,
+                 handoff_bytes_per_token: float = 0.0) -> None:
         super().__init__(name)
+        # Disaggregation: the transfer actor, where this replica's KV lives, bytes a handed-off prompt token sends.
+        self.role, self.kv_actor, self.kv_source = role, kv_actor, kv_source
+        self.handoff_bytes_per_token = handoff_bytes_per_token
         self.node, self.node_actor, self.gpu_type = node, node_actor, gpu_type
         self.deployment, self.opts = deployment, opts
         self.global_engine, self.router, self.cost = engine, router, cost  # actor names
         self.step_mode = step_mode
-        self.engine = ReplicaEngine(opts, kv_blocks, host_blocks)
+        self.engine = ReplicaEngine(opts, kv_blocks, host_blocks, role)
         self.load_ns_per_block = load_ns_per_block
         self.run: Run | None = None
         self.pending_plan = BatchPlan()
@@ -89,6 +100,8 @@ class GpuActor(Actor):
         if self.run is not None or self.costing:
             return
         plan = self.engine.schedule(self.ctx.now, fast_forward=not self.step_mode)
+        if self.engine.reserved:  # decode role: blocks for KV to come were reserved (between runs: a run counts on them)
+            self._send_reserved()
         if plan.preempted or plan.admitted:
             emit_plan(self.ctx.emit, plan, self.ctx.now, self.node, self.name)
         if plan.empty:
@@ -149,6 +162,8 @@ class GpuActor(Actor):
         emit_step(self.ctx.emit, out, self.node, self.name, self.engine.pool.total)
         for seq in out.completed:
             self._finish(completion(seq, self.ctx.now, self.node, self.name))
+        for seq in out.handed_off:
+            self._hand_off(seq)
 
     def _finish(self, msg: RequestFinished) -> None:
         self.ctx.emit(end_event(msg))
@@ -159,16 +174,65 @@ class GpuActor(Actor):
                                      finish_ns=self.ctx.now))
         self._report()
 
+    # ---- prefill/decode disaggregation -----------------------------------------------------
+    def _hand_off(self, seq: Sequence) -> None:
+        """Prefill role: the request's first token is out; the router picks a decode replica for the rest."""
+        assert self.kv_source is not None and seq.scheduled_ns is not None and seq.first_token_ns is not None
+        req = seq.req
+        handoff = HandOff(request=req, source=self.kv_source, kv_bytes=math.ceil(req.input_tokens * self.handoff_bytes_per_token),
+                          scheduled_ns=seq.scheduled_ns, first_token_ns=seq.first_token_ns,
+                          preemptions=seq.preemptions, cached_tokens=seq.cached_tokens or 0)
+        self.ctx.send(self.router, HandOffMsg(handoff=handoff))
+
+    @handles(ReleaseKv)
+    def on_release(self, msg: ReleaseKv) -> None:
+        if self.engine.release(msg.request_id):
+            self._poke()  # blocks came free: a waiting prompt may fit
+            self._report()
+
+    @handles(ReserveKv)
+    def on_reserve(self, msg: ReserveKv) -> None:
+        h = msg.handoff
+        if self.draining:
+            self.ctx.send(self.router, ReturnHandOffs(handoffs=(h,)))
+            return
+        if (reason := self.engine.rejects(h.request)) is not None:
+            self.ctx.send(h.source.replica, ReleaseKv(request_id=h.request.id))
+            return self._fail(h.request, reason)
+        self._poke()  # reservations are made between runs: end the current one at its next boundary
+        self.engine.offer(h, self.ctx.now)
+        self._report()
+
+    def _send_reserved(self) -> None:
+        """The transfers may start: the KvTransfer actor moves their KV here."""
+        assert self.kv_source is not None
+        for h in self.engine.reserved:
+            self.ctx.send(self.kv_actor, KvReserved(handoff=h, dest=self.kv_source))
+        self.engine.reserved = []
+
+    @handles(KvDelivered)
+    def on_delivered(self, msg: KvDelivered) -> None:
+        self._poke()  # as for a new request: the iterations a cut reports ended before the KV arrived
+        h = msg.handoff
+        if self.engine.deliver(h, self.ctx.now):
+            self.ctx.send(h.source.replica, ReleaseKv(request_id=h.request.id))
+            self.ctx.emit(TransferFinished(t_ns=self.ctx.now, request_id=h.request.id, src_node=h.source.node,
+                                           src_replica=h.source.replica, dst_node=self.node, dst_replica=self.name,
+                                           transfer_ns=msg.transfer_ns, scheduled_ns=h.scheduled_ns,
+                                           first_token_ns=h.first_token_ns))
+        self._report()
+
     # ---- load, draining, statistics -----------------------------------------------------
     def _report(self) -> None:
         """Tell the router the replica's load when the gate says it is worth it (see LoadReportGate)."""
         e = self.engine
-        if wait_ns := self.reports.wait_ns(len(e.running), len(e.waiting), self.ctx.now):
+        waiting = len(e.waiting) + len(e.offered) + len(e.incoming) if e.role == "decode" else len(e.waiting)
+        if wait_ns := self.reports.wait_ns(len(e.running), waiting, self.ctx.now):
             self.ctx.send(self.name, ReportTick(), wait_ns)
         elif wait_ns == 0:
             self.ctx.send(self.router, LoadReport(
-                replica=self.name, model=self.deployment.model, outstanding=len(e.running) + len(e.waiting),
-                running=len(e.running), waiting=len(e.waiting), kv_used_blocks=e.pool.used,
+                replica=self.name, model=self.deployment.model, outstanding=len(e.running) + waiting,
+                running=len(e.running), waiting=waiting, kv_used_blocks=e.pool.used,
                 kv_total_blocks=e.pool.total, block_size=self.opts.block_size, committed_tokens=e.committed_tokens))
 
     @handles(ReportTick)
@@ -186,6 +250,10 @@ class GpuActor(Actor):
             self.run, self.costing, self.generation, self.query_id = None, False, self.generation + 1, self.query_id + 1
             if seqs:
                 self.ctx.send(self.router, ReturnRequests(requests=tuple(s.req for s in seqs), from_replica=self.name))
+            if self.engine.role == "decode":  # KV on its way here goes to another decode replica instead
+                self.ctx.send(self.kv_actor, CancelTransfers(replica=self.name))
+                if handoffs := self.engine.take_offered():
+                    self.ctx.send(self.router, ReturnHandOffs(handoffs=tuple(handoffs)))
         self._maybe_drained()
 
     def _maybe_drained(self) -> None:
@@ -202,5 +270,5 @@ class GpuActor(Actor):
             tp=self.deployment.tp, kv_peak_blocks=pool.peak, kv_total_blocks=pool.total, kv_used_blocks_at_end=pool.used,
             itl_counts=tuple(itl.counts.tolist()), itl_sum_ns=itl.sum_ns, itl_max_ns=itl.max_ns,
             kv_block_imbalance=self.engine.block_imbalance(),
-            kv_cached_blocks_at_end=0 if self.engine.cache is None else self.engine.cache.evictable,
+            kv_cached_blocks_at_end=0 if self.engine.cache is None else self.engine.cache.evictable, role=self.role,
             **msgspec.structs.asdict(self.engine.counters)))

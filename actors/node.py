@@ -8,7 +8,9 @@ from collections.abc import Callable
 import msgspec
 
 from actors.gpu import GpuActor
-from llmsim.config.environment import DeploymentSpec, Infrastructure, ModelLoadingConfig, NodeSpec, ServingOptions
+from llmsim.config.environment import (
+    DeploymentSpec, Infrastructure, ModelLoadingConfig, NodeSpec, Role, ServingOptions,
+)
 from llmsim.cost import Precision
 from llmsim.kernel.actor import Actor, handles
 from llmsim.kernel.clock import s_to_ns
@@ -22,6 +24,7 @@ from llmsim.output.events import (
 )
 from protocols.control import Drain, ModelLoaded, ProvisionModel, ProvisionRefused, ReplicaDrained, ReplicaGone, ReplicaReady
 from protocols.cost import Deployment
+from protocols.disagg import AssignDecode, KvSource, ReserveKv, ReturnHandOffs
 from protocols.environment import AddGpus, GpusNotRemoved, RankReplicas, RemoveGpus, ReplicaRanking
 from protocols.requests import AssignRequest, EnqueueRequest, ReturnRequests
 
@@ -38,6 +41,7 @@ class ReplicaSlot(msgspec.Struct, kw_only=True):
     kv_blocks: int
     opts: ServingOptions
     deployment: Deployment
+    role: Role = "both"
     host_blocks: int = 0  # prefix-cache blocks its share of the node's host memory holds
     load_ns_per_block: float = 0.0  # one block (each GPU's shard in parallel) over PCIe
     ready: bool = False
@@ -60,6 +64,8 @@ class NodeContext(msgspec.Struct, frozen=True, kw_only=True):
     precision_override: Precision | None = None
     serving_override: Callable[[ServingOptions], ServingOptions] | None = None
     host_kv_cache_gb: float | None = None  # the command line's, for every node (None: each node's own)
+    kv: str = ""  # the KvTransfer actor (disaggregation)
+    layerwise_overlap: bool = False  # handed-off KV: only the last layer's is sent after the prefill
 
 
 class NodeActor(Actor):
@@ -123,7 +129,8 @@ class NodeActor(Actor):
                 self.next_index += d.tp
                 host_blocks, load_ns = self._host_tier(mem.kv_bytes_per_gpu, mem.kv_blocks)
                 slots.append(ReplicaSlot(name=name, gpu_type=gpu_type, tp=d.tp, model=model, kv_blocks=mem.kv_blocks,
-                                         opts=opts, deployment=d, host_blocks=host_blocks, load_ns_per_block=load_ns))
+                                         opts=opts, deployment=d, host_blocks=host_blocks, load_ns_per_block=load_ns,
+                                         role=dep.role if dep is not None else "both"))
         return slots, "; ".join(reasons) or "no free GPUs"
 
     def _host_tier(self, kv_bytes_per_gpu: int, kv_blocks: int) -> tuple[int, float]:
@@ -183,17 +190,32 @@ class NodeActor(Actor):
         for model in sorted({s.model for s in slots}):
             self.ctx.emit(ModelLoadFinished(t_ns=self.ctx.now, node=self.node_id, model=model, start_ns=started_ns))
         for slot in slots:
+            source, per_token = self._kv_layout(slot)
             self.ctx.spawn(GpuActor(
                 slot.name, node=self.node_id, node_actor=self.name, gpu_type=slot.gpu_type,
                 deployment=slot.deployment, opts=slot.opts, kv_blocks=slot.kv_blocks, host_blocks=slot.host_blocks,
                 load_ns_per_block=slot.load_ns_per_block, engine=self.nctx.engine,
                 router=self.nctx.router, cost=self.nctx.cost, step_mode=self.nctx.step_mode,
                 report_interval_ns=self.nctx.load_report_interval_ns,
+                role=slot.role, kv_actor=self.nctx.kv, kv_source=source, handoff_bytes_per_token=per_token,
             ))
             slot.ready = True
             self.ctx.send(self.nctx.router, ReplicaReady(replica=slot.name, node=self.node_id, model=slot.model,
                                                          gpu_type=slot.gpu_type, kv_total_blocks=slot.kv_blocks,
-                                                         block_size=slot.opts.block_size))
+                                                         block_size=slot.opts.block_size, role=slot.role))
+
+    def _kv_layout(self, slot: ReplicaSlot) -> tuple[KvSource | None, float]:
+        """Disaggregated replicas: where their KV lives, and the bytes of one prompt token's KV a hand-off sends
+        (all TP shards; with layer-wise overlap only the last layer's, the rest went during the prefill)."""
+        if slot.role == "both":
+            return None, 0.0
+        cost = build_cost_model(slot.deployment, self.nctx.calibration, self.nctx.hardware_file)
+        per_token = float(cost.kv_bytes_per_token_per_gpu * slot.tp)
+        if self.nctx.layerwise_overlap:
+            per_token /= cost.spec.num_layers
+        source = KvSource(replica=slot.name, node=self.node_id, gpu_type=slot.gpu_type, tp=slot.tp,
+                          nvlink_bytes_per_s=cost.hw.interconnect_bandwidth_bytes_per_s)
+        return source, per_token
 
     # ---- provisioning ------------------------------------------------------------------
     @handles(ProvisionModel)
@@ -255,6 +277,14 @@ class NodeActor(Actor):
             return
         self.ctx.send(msg.replica, EnqueueRequest(request=msg.request))
 
+    @handles(AssignDecode)
+    def on_assign_decode(self, msg: AssignDecode) -> None:
+        slot = self.replicas.get(msg.replica)
+        if slot is None or slot.leaving or not slot.ready:
+            self.ctx.send(self.nctx.router, ReturnHandOffs(handoffs=(msg.handoff,)))
+            return
+        self.ctx.send(msg.replica, ReserveKv(handoff=msg.handoff))
+
     # ---- environment changes -----------------------------------------------------------
     @handles(AddGpus)
     def on_add(self, msg: AddGpus) -> None:
@@ -263,9 +293,19 @@ class NodeActor(Actor):
         models = sorted({r.model for r in self.replicas.values() if not r.leaving})
         if not models and self.wanted_model is None and self.assigned_model is not None:
             models = [self.assigned_model]  # every replica was removed: capacity is back for its model
-        if models:  # a serving node puts its model on the new GPUs too
-            slots, _ = self._new_slots(models[0], None, only_type=msg.gpu_type)
+        if models:  # a serving node puts its model on the new GPUs too (in the role its deployment gave it)
+            slots, _ = self._new_slots(models[0], self._added_deployment(models[0], msg.gpu_type), only_type=msg.gpu_type)
             self._load(slots)
+
+    def _added_deployment(self, model: str, gpu_type: str) -> DeploymentSpec | None:
+        """For added GPUs of a disaggregated node: its deployment of `model` (the one of this GPU type's replicas
+        if any), taking as many replicas as fit; None for the usual role (`both`), as before."""
+        deps = [d for d in self.spec.deployments if d.model == model and d.role != "both"]
+        if not deps:
+            return None
+        typed = [r.role for r in self.replicas.values() if r.gpu_type == gpu_type and r.model == model]
+        dep = next((d for d in deps if typed and d.role == typed[0]), deps[0])
+        return msgspec.structs.replace(dep, replicas=None)
 
     @handles(RemoveGpus)
     def on_remove(self, msg: RemoveGpus) -> None:

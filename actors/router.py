@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections import deque
 
+import msgspec
+
 from llmsim.kernel.actor import Actor, handles
 from llmsim.output.events import RequestRouted, end_event
 from llmsim.policies.reprovisioning import LeastRecentlyUsedNode, NodeView, ReprovisioningPolicy
-from llmsim.policies.routing import ReplicaView, RoutingPolicy
+from llmsim.policies.routing import LeastKvPolicy, ReplicaView, RoutingPolicy
 from protocols.control import Finalize, FlushPending, ProvisionModel, ProvisionRefused, ReplicaGone, ReplicaReady
+from protocols.disagg import AssignDecode, HandOff, HandOffMsg, ReleaseKv, ReturnHandOffs
 from protocols.environment import NodeJoined, RankReplicas, ReplicaRanking
 from protocols.gpu import LoadReport
 from protocols.requests import AssignRequest, FailureReason, RequestFinished, RequestSpec, ReturnRequests, RouteRequest
@@ -24,10 +27,16 @@ class RouterActor(Actor):
 
     def __init__(self, name: str, *, policy: RoutingPolicy, engine: str, nodes: dict[int, str],
                  initial_models: dict[int, str] | None = None, preempt_on_reprovision: bool = False,
-                 reprovisioning: ReprovisioningPolicy | None = None, frontend_ns: int = 0) -> None:
+                 reprovisioning: ReprovisioningPolicy | None = None, frontend_ns: int = 0,
+                 decode_policy: RoutingPolicy | None = None) -> None:
         super().__init__(name)
         self.frontend_ns = frontend_ns  # a replica's API server: from routing to its engine's queue
         self.policy = policy
+        # Disaggregation: decode replicas by model (not routed to directly), requests waiting for one.
+        self.decode_policy = decode_policy or LeastKvPolicy()
+        self.decoders: dict[str, list[ReplicaView]] = {}
+        self.pending_decode: dict[str, deque[HandOff]] = {}
+        self.finalized = False
         self.reprovisioning = reprovisioning or LeastRecentlyUsedNode()
         self.last_used_ns: dict[int, int] = {n: 0 for n in nodes}
         self.engine = engine
@@ -64,6 +73,29 @@ class RouterActor(Actor):
     def on_return(self, msg: ReturnRequests) -> None:
         for req in msg.requests:
             self._route(req)
+
+    # ---- the decode side (disaggregation) ----------------------------------------------------
+    @handles(HandOffMsg)
+    def on_handoff(self, msg: HandOffMsg) -> None:
+        self._route_decode(msg.handoff)
+
+    @handles(ReturnHandOffs)
+    def on_return_handoffs(self, msg: ReturnHandOffs) -> None:
+        """Their decode replica left before the KV arrived: another one takes them (a new transfer)."""
+        for h in msg.handoffs:
+            self._route_decode(msgspec.structs.replace(h, attempt=h.attempt + 1))
+
+    def _route_decode(self, h: HandOff) -> None:
+        """A decode replica for a request whose prompt is done; it waits here while the model has none."""
+        candidates = self.decoders.get(h.request.model)
+        if not candidates and self.finalized:  # the run is over: none will come
+            self.ctx.send(h.source.replica, ReleaseKv(request_id=h.request.id))
+            return self._fail(h.request, "no_capacity")
+        if not candidates:
+            self.pending_decode.setdefault(h.request.model, deque()).append(h)
+            return
+        chosen = self.decode_policy.choose(h.request, candidates, self.ctx.rng)
+        self.ctx.send(chosen.node_actor, AssignDecode(handoff=h, replica=chosen.name))
 
     # ---- provisioning ------------------------------------------------------------------
     def _provision(self, model: str) -> None:
@@ -115,7 +147,8 @@ class RouterActor(Actor):
                            node_actor=self.nodes[msg.node], kv_total_blocks=msg.kv_total_blocks,
                            block_size=msg.block_size)
         self.replicas[msg.replica] = view
-        self.by_model.setdefault(msg.model, []).append(view)
+        pool = self.decoders if msg.role == "decode" else self.by_model
+        pool.setdefault(msg.model, []).append(view)
         self.node_models[msg.node] = msg.model
         if self.provisioning.get(msg.model) == msg.node:
             del self.provisioning[msg.model]
@@ -124,6 +157,10 @@ class RouterActor(Actor):
 
     @handles(FlushPending)
     def on_flush(self, msg: FlushPending) -> None:
+        if self.decoders.get(msg.model):
+            handoffs = self.pending_decode.pop(msg.model, deque())
+            while handoffs:
+                self._route_decode(handoffs.popleft())
         if not self.by_model.get(msg.model):
             return
         waiting = self.pending.pop(msg.model, deque())
@@ -134,7 +171,8 @@ class RouterActor(Actor):
     def on_gone(self, msg: ReplicaGone) -> None:
         view = self.replicas.pop(msg.replica, None)
         if view is not None:
-            self.by_model[view.model].remove(view)
+            pool = self.by_model if view in self.by_model.get(view.model, ()) else self.decoders
+            pool[view.model].remove(view)
 
     @handles(NodeJoined)
     def on_node_joined(self, msg: NodeJoined) -> None:
@@ -170,11 +208,19 @@ class RouterActor(Actor):
     # ---- end of run --------------------------------------------------------------------
     @handles(Finalize)
     def on_finalize(self, msg: Finalize) -> None:
+        self.finalized = True
         for model in list(self.pending):
             self._fail_pending(model, "no_capacity")
+        for model in list(self.pending_decode):  # no decode replica came: the prefill replicas free their KV
+            for h in self.pending_decode.pop(model):
+                self.ctx.send(h.source.replica, ReleaseKv(request_id=h.request.id))
+                self._fail(h.request, "no_capacity")
 
     def _fail_pending(self, model: str, reason: FailureReason) -> None:
         for req in self.pending.pop(model, deque()):
-            msg = RequestFinished(request=req, outcome="failed", reason=reason, finish_ns=self.ctx.now)
-            self.ctx.emit(end_event(msg))
-            self.ctx.send(self.engine, msg)
+            self._fail(req, reason)
+
+    def _fail(self, req: RequestSpec, reason: FailureReason) -> None:
+        msg = RequestFinished(request=req, outcome="failed", reason=reason, finish_ns=self.ctx.now)
+        self.ctx.emit(end_event(msg))
+        self.ctx.send(self.engine, msg)

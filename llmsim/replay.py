@@ -14,6 +14,7 @@ import numpy as np
 
 from actors.cost_service import CostServiceActor
 from actors.global_engine import GlobalEngine, RunTally
+from actors.kv_transfer import KvTransferActor
 from actors.node import NodeActor, NodeContext
 from actors.router import RouterActor
 from llmsim.config.environment import MAX_GPUS
@@ -27,6 +28,7 @@ from llmsim.kernel import Simulation
 from llmsim.kernel.clock import NS_PER_S, s_to_ns
 from llmsim.logging_setup import get_logger
 from llmsim.model_names import ModelNames
+from llmsim.network.topology import Topology
 from llmsim.options import ReplayOptions
 from llmsim.output.events import RequestSkipped, RunStarted
 from llmsim.output.deployment import START_CHOICES, Deployment, ModelLoads, NodeGpus, StartKind, group_replicas
@@ -44,7 +46,7 @@ from protocols.gpu import CollectStats
 
 log = get_logger()
 
-ENGINE, ROUTER, COST = "engine", "router", "cost"
+ENGINE, ROUTER, COST, KV = "engine", "router", "cost", "kv"
 DEFAULT_PROGRESS_INTERVAL_S = 1.0
 
 
@@ -55,6 +57,11 @@ class ReplayResult(msgspec.Struct, kw_only=True):
     outputs: OutputSet
     invariants: list[str]
     signal: int = 0  # the signal (SIGINT, SIGTERM) that stopped the run early; 0 when it ran to the end
+
+
+def disaggregated(env: Environment) -> bool:
+    """True when some deployment is a prefill or decode pool (requests move between replicas)."""
+    return any(dep.role != "both" for node in env.nodes for dep in node.deployments)
 
 
 def build_environment(opts: ReplayOptions) -> Environment:
@@ -243,6 +250,7 @@ class Cluster:
             load_report_interval_ns=s_to_ns(opts.load_report_interval),
             precision_override=precision_from_dtype(opts.dtype) if opts.dtype else None,
             serving_override=serving_override(opts), host_kv_cache_gb=opts.host_kv_cache_gb,
+            kv=KV, layerwise_overlap=env.disaggregation.layerwise_overlap,
         )
         nodes = {n.node_id: f"node:{n.node_id}" for n in env.nodes}
         gpu_types = {n.node_id: tuple(n.gpu_types) for n in env.nodes}
@@ -253,8 +261,14 @@ class Cluster:
                                   nodes=dict(nodes), initial_models=initial,
                                   preempt_on_reprovision=opts.preempt_on_reprovision,
                                   reprovisioning=create_reprovisioning_policy(opts.reprovisioning_policy),
-                                  frontend_ns=s_to_ns(frontend_overhead_s(opts, env)))
+                                  frontend_ns=s_to_ns(frontend_overhead_s(opts, env)),
+                                  decode_policy=create_routing_policy(env.disaggregation.decode_policy))
         sim.add_actor(CostServiceActor(COST, calibration=opts.calibration, hardware_file=opts.hardware_file))
+        if disaggregated(env):
+            topology = Topology({n.node_id: n.network_bandwidth_gbps for n in env.nodes},
+                                env.infrastructure.network_bandwidth_gbps)
+            sim.add_actor(KvTransferActor(KV, topology=topology,
+                                          latency_ns=round(env.disaggregation.transfer_latency_us * 1000)))
         sim.add_actor(self.router)
         for spec in env.nodes:
             sim.add_actor(NodeActor(nodes[spec.node_id], self._resolved(spec, resolve), self.nctx))

@@ -36,6 +36,7 @@ class ReplicaReady(Message, frozen=True, kw_only=True):
     gpu_type: str
     kv_total_blocks: int
     block_size: int
+    role: str = "both"  # prefill, decode or both (disaggregation)
 
 
 class ReplicaGone(Message, frozen=True, kw_only=True):

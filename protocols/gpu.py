@@ -65,6 +65,7 @@ class GpuStats(Message, frozen=True, kw_only=True):
     prompt_tokens: int = 0  # prompt tokens of first admissions
     cached_prompt_tokens: int = 0  # of them, found in the prefix cache
     host_loaded_blocks: int = 0  # prefix-cache blocks brought back from host memory
+    role: str = "both"  # prefill, decode or both (disaggregation)
 
 
 GpuMessage = Union[IterationDone, ScheduleNow, ReportTick, LoadReport, CollectStats, GpuStats]

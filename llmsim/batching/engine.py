@@ -11,6 +11,7 @@ messages: the GPU actor turns plans and StepOutputs into messages and events.
 from __future__ import annotations
 
 import bisect
+from collections import deque
 from collections.abc import Iterable
 from itertools import accumulate, takewhile
 
@@ -19,10 +20,11 @@ from llmsim.batching.queue import WaitingQueue
 from llmsim.batching.scheduler import BatchPlan, schedule
 from llmsim.batching.sequence import Sequence
 from llmsim.batching.step import IterationRecord, ReplicaCounters, StepOutput
-from llmsim.config.environment import ServingOptions
+from llmsim.config.environment import Role, ServingOptions
 from llmsim.memory.kv_cache import KVBlockPool, blocks_for
 from llmsim.memory.prefix_cache import PrefixCache, identified_tokens, segment_keys
 from llmsim.output.histogram import LogHistogram
+from protocols.disagg import HandOff
 from protocols.requests import FailureReason, RequestSpec
 
 
@@ -49,10 +51,26 @@ class Run:
 
 
 class ReplicaEngine:
-    """One replica's waiting queue, running set, KV block pool and statistics."""
+    """One replica's waiting queue, running set, KV block pool and statistics.
 
-    def __init__(self, opts: ServingOptions, kv_blocks: int, host_blocks: int = 0) -> None:
+    A `prefill` replica hands each request off once its first token is sampled: the request
+    leaves the running set but its KV blocks stay (`handed`) until `release`. A `decode`
+    replica takes requests whose KV arrives from elsewhere: `offer` queues them, `schedule`
+    gives them blocks (first come, first served, when there is room; the GPU reads `reserved`),
+    `deliver` hands their KV over and the next `schedule` runs them from their second token.
+    With async scheduling, offers and deliveries that came after a busy engine decided its next
+    batch wait one more boundary, as new requests do (`_horizon`).
+    """
+
+    def __init__(self, opts: ServingOptions, kv_blocks: int, host_blocks: int = 0, role: Role = "both") -> None:
         self.opts = opts
+        self.role = role
+        self.prefill_only = role == "prefill"
+        self.handed: dict[str, Sequence] = {}  # prefill: requests handed off, KV held until released
+        self.offered: deque[tuple[int, HandOff]] = deque()  # decode: (when offered, request) waiting for KV blocks
+        self.incoming: dict[str, tuple[Sequence, HandOff]] = {}  # decode: blocks reserved, KV on its way
+        self.arrived: list[tuple[int, Sequence]] = []  # decode: (when, sequence) KV here, joins at a boundary
+        self.reserved: list[HandOff] = []  # decode: reservations the last `schedule` made (the GPU sends them)
         self.pool = KVBlockPool(kv_blocks, opts.block_size)
         self.cache = PrefixCache(self.pool, host_blocks) if opts.enable_prefix_caching else None
         self.waiting = WaitingQueue(by_priority=opts.scheduling == "priority")
@@ -81,19 +99,112 @@ class ReplicaEngine:
 
     @property
     def idle(self) -> bool:
-        """Nothing running and nothing waiting."""
-        return not self.running and not len(self.waiting)
+        """Nothing running, waiting, held for a transfer or on its way."""
+        return (not self.running and not len(self.waiting) and not self.handed and not self.offered
+                and not self.incoming and not self.arrived)
 
     def take_all(self) -> list[Sequence]:
-        """Remove every request, running then waiting, and free their KV (they recompute elsewhere)."""
-        seqs = self.running + self.waiting.drain()
-        self.running = []
-        self.committed_tokens = 0
+        """Remove every request, running (or whose KV just arrived) then waiting, and free their KV (they
+        recompute elsewhere). Requests handed off, offered or reserved stay: see `release`, `take_offered`."""
+        seqs = self.running + [seq for _, seq in self.arrived] + self.waiting.drain()
+        self.running, self.arrived = [], []
+        self.committed_tokens -= sum(seq.req.input_tokens + seq.req.output_tokens for seq in seqs)
         for seq in seqs:
             self._free(seq)
-        if self.cache is not None:
+        if self.cache is not None and not self.handed:
             self.cache.clear()
         return seqs
+
+    # ---- prefill/decode disaggregation -----------------------------------------------------
+    def release(self, request_id: str) -> bool:
+        """Free the KV of a handed-off request (its transfer is done); False when it is not held here."""
+        seq = self.handed.pop(request_id, None)
+        if seq is None:
+            return False
+        self.committed_tokens -= seq.req.input_tokens
+        self._free(seq)
+        return True
+
+    def offer(self, handoff: HandOff, now_ns: int) -> None:
+        """Queue a request whose KV will come from a prefill replica (the caller checked `rejects`)."""
+        self.offered.append((now_ns, handoff))
+        self.committed_tokens += handoff.request.input_tokens + handoff.request.output_tokens
+
+    def _horizon(self, now_ns: int) -> int | None:
+        """With async scheduling, a busy engine decided the batch starting now when its last iteration began:
+        what came after that waits for the next boundary. None: everything that came is visible."""
+        if not self.opts.async_scheduling or self.busy_until_ns != now_ns or not self.running:
+            return None
+        return self.decided_ns
+
+    def _intake(self, now_ns: int, horizon: int | None) -> bool:
+        """Decode role, before a batch is decided: delivered KV joins the running set and offered requests
+        get blocks, those that came up to `horizon` (None: all); True when some have to wait for later."""
+        if self.arrived:
+            late = [(t, seq) for t, seq in self.arrived if horizon is not None and t > horizon]
+            self.running += [seq for t, seq in self.arrived if horizon is None or t <= horizon]
+            self.arrived = late
+        self.reserved = self._reserve_offered(horizon, now_ns) if self.offered else []
+        return bool(self.arrived) or bool(self.offered and horizon is not None and self.offered[0][0] > horizon)
+
+    def _reserve_offered(self, horizon: int | None, now_ns: int) -> list[HandOff]:
+        """Give KV blocks to offered requests in order while they fit (one block of headroom per running
+        sequence is kept for its growth) and the sequence cap allows; the ones that got them."""
+        got: list[HandOff] = []
+        bs = self.opts.block_size
+        while self.offered:
+            t, h = self.offered[0]
+            if horizon is not None and t > horizon:
+                break
+            need = blocks_for(h.request.input_tokens, bs)
+            if len(self.running) + len(self.incoming) >= self.opts.max_num_seqs or \
+                    need + len(self.running) > self.pool.free:
+                break
+            seq = Sequence(h.request, now_ns, self.order)
+            self.order += 1
+            if self._reserve(seq, h.request.input_tokens) is None:  # free counted cached blocks: evicts them
+                break
+            self.offered.popleft()
+            self.incoming[h.request.id] = (seq, h)
+            got.append(h)
+        return got
+
+    def deliver(self, handoff: HandOff, now_ns: int) -> bool:
+        """The KV of a reserved request arrived: it runs from its second token. False when not reserved here."""
+        entry = self.incoming.get(handoff.request.id)
+        if entry is None or entry[1].attempt != handoff.attempt:
+            return False
+        del self.incoming[handoff.request.id]
+        seq = entry[0]
+        seq.computed = seq.prompt_target = handoff.request.input_tokens
+        seq.generated = 1
+        seq.scheduled_ns, seq.first_token_ns = handoff.scheduled_ns, handoff.first_token_ns
+        seq.last_token_ns = handoff.first_token_ns  # the user's first gap spans the transfer
+        seq.preemptions, seq.cached_tokens = handoff.preemptions, handoff.cached_tokens
+        self.arrived.append((now_ns, seq))
+        return True
+
+    def take_offered(self) -> list[HandOff]:
+        """Remove every request offered or reserved here (the replica leaves), freeing reserved blocks."""
+        out = [h for _, h in self.offered] + [h for _, h in self.incoming.values()]
+        for seq, h in self.incoming.values():
+            self._free(seq)
+        for h in out:
+            self.committed_tokens -= h.request.input_tokens + h.request.output_tokens
+        self.offered.clear()
+        self.incoming.clear()
+        return out
+
+    def _hand_off(self, out: StepOutput) -> None:
+        """Prefill role: requests that sampled their first token (and have more to generate) leave, KV held."""
+        leaving = [s for s in self.running if s.generated >= 1 and s.generated < s.req.output_tokens]
+        if not leaving:
+            return
+        self.running = [s for s in self.running if not (s.generated >= 1 and s.generated < s.req.output_tokens)]
+        for seq in leaving:
+            self.committed_tokens -= seq.req.output_tokens
+            self.handed[seq.req.id] = seq
+        out.handed_off = leaving
 
     # ---- the two calls ---------------------------------------------------------------------
     def schedule(self, now_ns: int, fast_forward: bool = True) -> BatchPlan:
@@ -103,6 +214,7 @@ class ReplicaEngine:
         decode iterations of `tail_decodes`) can run before the batch must change.
         """
         cache = None if self.cache is None else self
+        deferred = (self.offered or self.arrived) and self._intake(now_ns, self._horizon(now_ns))
         waiting = self._visible(now_ns)
         plan = schedule(self.running, waiting, self.pool.free, self.opts, cache)
         self._commit(plan, now_ns)
@@ -111,11 +223,16 @@ class ReplicaEngine:
                 plan = schedule(self.running, self.waiting, self.pool.free, self.opts, cache)
                 self._commit(plan, now_ns)
             return plan
-        if plan.empty or not fast_forward:
+        if plan.empty and deferred:  # nothing runs meanwhile: the engine, idle, takes them now
+            self._intake(now_ns, None)
+            plan = schedule(self.running, self.waiting, self.pool.free, self.opts, cache)
+            self._commit(plan, now_ns)
+            return plan
+        if plan.empty or not fast_forward or deferred:
             return plan
         if can_fast_forward(plan, self.running):
             plan.k = run_length(plan, self.pool.free, self.opts.block_size)
-        elif can_extend_prefill(plan, self.running, len(self.waiting), self.opts.max_num_batched_tokens):
+        elif not self.prefill_only and can_extend_prefill(plan, self.running, len(self.waiting), self.opts.max_num_batched_tokens):
             self._size_tail(plan)
         return plan
 
@@ -126,11 +243,11 @@ class ReplicaEngine:
         iteration began: requests queued since then are not in it (those behind them neither,
         so that admissions stay a prefix of the queue). An idle engine sees every request.
         """
-        horizon = self.decided_ns
-        if (not self.opts.async_scheduling or self.newest_ns <= horizon or self.busy_until_ns != now_ns
-                or not self.running):
+        horizon = self._horizon(now_ns)
+        if horizon is None or self.newest_ns <= horizon:
             return self.waiting
-        return takewhile(lambda seq: seq.enqueued_ns <= horizon, self.waiting)
+        decided: int = horizon
+        return takewhile(lambda seq: seq.enqueued_ns <= decided, self.waiting)
 
     def update(self, run: Run, k: int) -> StepOutput:
         """Apply the first k iterations of a run (all of them when it ends; fewer on a cut)."""
@@ -204,10 +321,12 @@ class ReplicaEngine:
         With the prefix cache's own check (free >= evictable) this is the conservation law
         free + evictable + used = total, counted from the sequences rather than from the pool.
         """
-        held = sum(s.blocks - s.shared for s in self.running)
+        holders = self.running + list(self.handed.values()) + [seq for seq, _ in self.incoming.values()] + \
+            [seq for _, seq in self.arrived]
+        held = sum(s.blocks - s.shared for s in holders)
         if self.cache is not None:
             self.cache.check()
-            shared = {key: s.seg for s in self.running if s.shared and s.keys for key in s.keys[:s.shared // s.seg]}
+            shared = {key: s.seg for s in holders if s.shared and s.keys for key in s.keys[:s.shared // s.seg]}
             if shared.keys() != self.cache.refs.keys():
                 return -1 - len(shared.keys() ^ self.cache.refs.keys())
             held += sum(shared.values())
@@ -350,6 +469,8 @@ class ReplicaEngine:
                      len(plan.decodes))
 
     def _complete_finished(self, out: StepOutput) -> None:
+        if self.prefill_only:
+            self._hand_off(out)
         done = [s for s in self.running if s.generated >= s.req.output_tokens]
         if not done:
             return

@@ -23,12 +23,13 @@ class IterationRecord:
 class StepOutput:
     """The outcome of `ReplicaEngine.update`: first tokens, iteration runs and completions, in order."""
 
-    __slots__ = ("first_tokens", "iterations", "completed")
+    __slots__ = ("first_tokens", "iterations", "completed", "handed_off")
 
     def __init__(self) -> None:
         self.first_tokens: list[tuple[Sequence, int]] = []  # (sequence, t_ns) of each first token sampled
         self.iterations: list[IterationRecord] = []
         self.completed: list[Sequence] = []  # finished, KV released, no longer running
+        self.handed_off: list[Sequence] = []  # prefill role: first token sampled, KV held for the transfer
 
 
 class ReplicaCounters(msgspec.Struct, kw_only=True, gc=False):

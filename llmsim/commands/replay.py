@@ -17,6 +17,7 @@ from llmsim.errors import UsageError
 from llmsim.interrupt import exit_status
 from llmsim.options import ReplayOptions
 from llmsim.output.deployment import Deployment, footer_line, header_lines
+from llmsim.output.disagg_stats import disaggregation_line
 from llmsim.output.chrome_trace import DETAIL_LEVELS
 from llmsim.workload.arrivals import ARRIVAL_PROCESSES
 from llmsim.workload.formats import TRACE_FORMATS
@@ -214,6 +215,7 @@ def summary_lines(stats: dict, outputs: str | None, interrupted: bool = False) -
         *_latency_lines(lat),
         *(_slo_line(stats["slo"]) if "slo" in stats else []),
         *_prefix_cache_line(stats.get("prefix_cache")),
+        *disaggregation_line(stats.get("disaggregation")),
         f"throughput {th['requests_per_s']:.2f} req/s, {th['output_tokens_per_s']:.0f} output tok/s",
         f"simulated {sim['simulated_s']:.2f} s in {sim['wall_s']:.2f} s wall, {sim['events']} events",
         *_fidelity_lines(stats.get("fidelity", [])),

@@ -28,14 +28,19 @@ class ServingOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     async_scheduling: bool = True
 
 
+Role = Literal["prefill", "decode", "both"]
+"""What a replica serves: whole requests (both), prompts only (prefill) or generation only (decode)."""
+
+
 class DeploymentSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A model placed on a node at start: TP degree, replica count (None = as many as fit)."""
+    """A model placed on a node at start: TP degree, replica count (None = as many as fit), role."""
 
     model: str
     tp: int = 1
     replicas: int | None = None
     precision: Precision = Precision()
     serving: ServingOptions | None = None
+    role: Role = "both"
 
 
 class NodeSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -69,6 +74,14 @@ class ModelLoadingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     weights_location: Literal["disk", "remote"] = "disk"
 
 
+class Disaggregation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How prefill replicas hand requests to decode replicas (used only when some deployment has a role)."""
+
+    decode_policy: Literal["least-loaded", "least-kv"] = "least-kv"
+    transfer_latency_us: float = 20.0  # fixed cost of every KV transfer (connection set-up, descriptors)
+    layerwise_overlap: bool = False  # only the last layer's KV is sent after the prefill ends (docs/disaggregation.md)
+
+
 class LegacyGpu(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The seed's legacy environment entry: `amount` GPUs of `name` serving `model`."""
 
@@ -87,6 +100,7 @@ class Environment(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     infrastructure: Infrastructure = Infrastructure()
     model_loading_config: ModelLoadingConfig = ModelLoadingConfig()
     defaults: ServingOptions = ServingOptions()
+    disaggregation: Disaggregation = Disaggregation()
 
 
 def _legacy_nodes(env: Environment) -> list[NodeSpec]:
@@ -183,10 +197,27 @@ def validate_environment(env: Environment, file: str, known_gpus: list[str]) -> 
             if dep.tp not in (1, 2, 4, 8, 16):
                 raise ConfigError(f"tp {dep.tp} is not a power of two", file=file, field=f"{where}.deployments[{j}].tp", expected="1, 2, 4, 8 or 16")
         _check_deployments_fit(node, file, where)
+    _check_pools(nodes, file)
+    _require(0 <= env.disaggregation.transfer_latency_us <= 1e9, f"transfer_latency_us is "
+             f"{env.disaggregation.transfer_latency_us}", file, "disaggregation.transfer_latency_us",
+             "microseconds from 0 to 1e9")
     _require(total <= MAX_GPUS, f"the environment has {total:,} GPUs", file, "nodes", f"at most {MAX_GPUS:,} GPUs")
     if total == 0:
         raise ConfigError("the environment has zero GPUs", file=file, field="nodes", expected="at least one GPU")
     return msgspec.structs.replace(env, nodes=nodes, gpus=[])
+
+
+def _check_pools(nodes: list[NodeSpec], file: str) -> None:
+    """A model with prefill replicas needs decode replicas, and the other way round (the requests would never end)."""
+    roles: dict[str, dict[str, str]] = {}
+    for i, node in enumerate(nodes):
+        for j, dep in enumerate(node.deployments):
+            roles.setdefault(dep.model, {}).setdefault(dep.role, f"nodes[{i}].deployments[{j}].role")
+    for model, where in roles.items():
+        for have, need in (("prefill", "decode"), ("decode", "prefill")):
+            if have in where and need not in where:
+                raise ConfigError(f"model {model!r} has {have} replicas but no {need} replicas", file=file,
+                                  field=where[have], expected=f"a {need} deployment of {model!r} as well, or role \"both\"")
 
 
 def _check_deployments_fit(node: NodeSpec, file: str, where: str) -> None:

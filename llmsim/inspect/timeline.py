@@ -19,8 +19,11 @@ PHASE_AFTER: dict[str, tuple[str, str]] = {
     "first_token": ("decoding", "decoding"),
     "request_preempted": ("preempted, waiting to be re-admitted", "preempted"),
     "request_resumed": ("recomputing its KV cache, then decoding", "decoding"),
+    "transfer_started": ("KV cache moving to its decode replica", "transfer"),
+    "transfer_finished": ("decoding", "decoding"),
 }
-CATEGORIES = ("queued", "prefilling", "decoding", "preempted")
+CATEGORIES = ("queued", "prefilling", "decoding", "preempted")  # and "transfer" when the run was disaggregated
+WAITING_FOR_DECODE = ("waiting for a decode replica's KV blocks", "transfer")  # first token, then a transfer
 
 
 class Phase(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,7 +56,7 @@ class Timeline(msgspec.Struct, kw_only=True):
         return None if self.end_ns is None else self.end_ns - self.arrival_ns
 
     def totals_ns(self) -> dict[str, int]:
-        """Time per category (queued, prefilling, decoding, preempted)."""
+        """Time per category (queued, prefilling, decoding, preempted; transfer with disaggregation)."""
         out = dict.fromkeys(CATEGORIES, 0)
         for p in self.phases:
             out[p.category] = out.get(p.category, 0) + p.duration_ns
@@ -75,8 +78,12 @@ def timeline_of(request_id: str, events: list[Event]) -> Timeline:
     outcome = {"request_completed": "completed", "request_failed": "failed"}.get(kind_of(end), "in flight")
     phases = []
     for event, following in zip(events, events[1:]):
-        label, category = PHASE_AFTER.get(kind_of(event), (kind_of(event), "queued"))
+        kind = kind_of(event)
+        label, category = PHASE_AFTER.get(kind, (kind, "queued"))
+        if kind == "first_token" and kind_of(following) == "transfer_started":
+            label, category = WAITING_FOR_DECODE
         phases.append(Phase(label=label, category=category, start_ns=event.t_ns, end_ns=following.t_ns,
-                            node=getattr(event, "node", None), gpu=getattr(event, "replica", None)))
+                            node=getattr(event, "node", getattr(event, "dst_node", None)),
+                            gpu=getattr(event, "replica", getattr(event, "dst_replica", None))))
     return Timeline(request_id=request_id, events=events, phases=phases, outcome=outcome, arrival_ns=arrival_ns,
                     end_ns=end.t_ns if outcome != "in flight" else None)

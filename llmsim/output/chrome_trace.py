@@ -33,6 +33,7 @@ import orjson
 from llmsim.output.events import (
     EnvironmentChanged, IterationRun, ModelLoadFinished, ModelLoadStarted, ModelUnloaded,
     ProvisionRefusedEvent, ReplicaRemoved, RequestCompleted, RequestFailed, RequestPreempted, RequestRouted,
+    TransferFinished,
 )
 from llmsim.output.sink import TypedSink
 
@@ -183,6 +184,7 @@ class ChromeTraceWriter(TypedSink):
         self._buf: list[bytes] = []
         self._layout = _Layout(self._write)
         self._routes: dict[str, int] = {}  # request id -> flow id of its last routing decision (in flight)
+        self._kv_flows: dict[str, tuple[int, int]] = {}  # disaggregation: request id -> (KV arrival ns, flow id)
         self._next_flow = 0
         self._next_load = 0
         self._iterations_left = AUTO_ITERATION_RUNS
@@ -196,7 +198,7 @@ class ChromeTraceWriter(TypedSink):
             RequestPreempted: self._preempted, ModelLoadStarted: self._load_started,
             ModelLoadFinished: self._load_finished, ModelUnloaded: self._unloaded,
             ProvisionRefusedEvent: self._refused, EnvironmentChanged: self._env_change,
-            ReplicaRemoved: self._removed,
+            ReplicaRemoved: self._removed, TransferFinished: self._transferred,
         }
         if detail == "iterations":
             handlers[IterationRun] = self._iteration
@@ -289,6 +291,8 @@ class ChromeTraceWriter(TypedSink):
         Written as JSON text by one f-string (every string in it a number or an orjson-escaped
         literal): faster than three dicts through orjson, more so once compiled.
         """
+        if self._kv_flows and e.request_id in self._kv_flows:
+            return self._decoded(e)
         track = self._layout.gpu(e.node, e.replica)
         pid, tid = track.pid, self._layout.slot_tid(track, e.scheduled_ns, e.t_ns)
         flow = self._routes.pop(e.request_id, 0)
@@ -304,6 +308,43 @@ class ChromeTraceWriter(TypedSink):
             f'"input_tokens":{e.input_tokens},"output_tokens":{e.output_tokens},"preemptions":{e.preemptions}}}}},'
             f'{c}"ts":{scheduled},"dur":{_ts(e.first_token_ns - e.scheduled_ns)},"name":"prefill"}},'
             f'{c}"ts":{first},"dur":{_ts(e.t_ns - e.first_token_ns)},"name":"decode"{bind}}}')
+
+    def _transferred(self, e: TransferFinished) -> None:
+        """Disaggregation: the prefill replica's part of a request (prefill, then KV held until it arrived at
+        the decode replica, with the transfer inside), and a flow arrow from the transfer to the decode slice."""
+        track = self._layout.gpu(e.src_node, e.src_replica)
+        pid, tid = track.pid, self._layout.slot_tid(track, e.scheduled_ns, e.t_ns)
+        self._next_flow += 1
+        self._kv_flows[e.request_id] = (e.t_ns, self._next_flow)
+        start = e.t_ns - e.transfer_ns
+        common = {"ph": "X", "cat": "request", "pid": pid, "tid": tid}
+        self._write_group([
+            {**common, "ts": _us(e.scheduled_ns), "dur": _us(e.t_ns - e.scheduled_ns), "name": f"request {e.request_id}",
+             "args": {"request": e.request_id, "decode_replica": e.dst_replica}},
+            {**common, "ts": _us(e.scheduled_ns), "dur": _us(e.first_token_ns - e.scheduled_ns), "name": "prefill"},
+            {**common, "ts": _us(start), "dur": _us(e.transfer_ns), "name": "kv transfer",
+             "args": {"to": e.dst_replica, "transfer_ms": e.transfer_ns / 1e6},
+             "bind_id": _flow_id(self._next_flow), "flow_out": True},
+        ])
+
+    def _decoded(self, e: RequestCompleted) -> None:
+        """The decode replica's part of a disaggregated request: from the KV's arrival to the last token."""
+        arrived_ns, flow = self._kv_flows.pop(e.request_id)
+        track = self._layout.gpu(e.node, e.replica)
+        pid, tid = track.pid, self._layout.slot_tid(track, arrived_ns, e.t_ns)
+        route = self._routes.pop(e.request_id, 0)
+        common = {"ph": "X", "cat": "request", "pid": pid, "tid": tid, "ts": _us(arrived_ns),
+                  "dur": _us(e.t_ns - arrived_ns)}
+        decode: dict[str, Any] = {**common, "name": "decode"}
+        if route:
+            decode.update(bind_id=_flow_id(route), flow_in=True)
+        self._write_group([
+            {**common, "name": f"request {e.request_id}", "bind_id": _flow_id(flow), "flow_in": True,
+             "args": {"request": e.request_id, "model": e.model, "replica": e.replica,
+                      "ttft_ms": (e.first_token_ns - e.arrival_ns) / 1e6, "input_tokens": e.input_tokens,
+                      "output_tokens": e.output_tokens, "preemptions": e.preemptions}},
+            decode,
+        ])
 
     def _failed(self, e: RequestFailed) -> None:
         """An instant where the request failed: on its replica when it had one, else on the router."""

@@ -192,10 +192,37 @@ class ReplicaRemoved(Event, frozen=True, kw_only=True, tag="replica_removed"):
     model: str
 
 
+class TransferStarted(Event, frozen=True, kw_only=True, tag="transfer_started"):
+    """A request's KV cache started moving from a prefill replica to a decode replica (disaggregation)."""
+
+    request_id: str
+    src_node: int
+    src_replica: str
+    dst_node: int
+    dst_replica: str
+    link: str
+    kv_bytes: int
+    attempt: int = 0  # > 0: a re-transfer (the decode replica it first went to left)
+
+
+class TransferFinished(Event, frozen=True, kw_only=True, tag="transfer_finished"):
+    """The KV arrived at the decode replica, which continues the request; `transfer_ns` includes the link latency."""
+
+    request_id: str
+    src_node: int
+    src_replica: str
+    dst_node: int
+    dst_replica: str
+    transfer_ns: int
+    scheduled_ns: int  # when the prefill replica admitted the request
+    first_token_ns: int  # when the prefill replica sampled its first token
+
+
 AnyEvent = Union[
     RunStarted, RequestArrived, RequestSkipped, RequestRouted, RequestQueued, RequestScheduled, RequestResumed,
     RequestPreempted, FirstToken, RequestCompleted, RequestFailed, IterationRun, ModelLoadStarted,
     ModelLoadFinished, ModelUnloaded, ProvisionRefusedEvent, EnvironmentChanged, ReplicaRemoved,
+    TransferStarted, TransferFinished,
 ]
 
 

@@ -11,8 +11,9 @@ import numpy as np
 from llmsim.kernel.clock import NS_PER_S
 from llmsim.output.events import (
     ModelLoadFinished, ModelLoadStarted, RequestArrived, RequestCompleted, RequestFailed, RequestPreempted, RequestRouted,
-    RequestSkipped,
+    RequestSkipped, TransferFinished, TransferStarted,
 )
+from llmsim.output.disagg_stats import disaggregation_section
 from llmsim.output.histogram import LogHistogram
 from llmsim.output.sink import TypedSink
 from protocols.gpu import GpuStats
@@ -65,7 +66,12 @@ class StatsCollector(TypedSink):
             RequestCompleted: self._completed, RequestFailed: self._failed, RequestSkipped: self._skipped,
             RequestPreempted: self._preempted, ModelLoadStarted: self._load, ModelLoadFinished: self._loaded,
             RequestArrived: self._arrived, RequestRouted: self._routed,
+            TransferStarted: self._transfer_started, TransferFinished: self._transfer_finished,
         }
+        self.transfer_ns = array("q")  # disaggregation: each KV transfer that arrived
+        self.handoff_wait_ns = array("q")  # ... and how long its request waited for decode KV blocks before it
+        self.transfer_bytes = 0
+        self.retransfers = 0
         self.unrouted: dict[str, int] = {}  # request id -> arrival, until its first routing
         self.requests_waited = 0  # requests routed later than they arrived (no replica of their model was ready)
         self.first_arrival_ns: int | None = None
@@ -90,6 +96,14 @@ class StatsCollector(TypedSink):
         """A request with its own SLO targets (the trace's `slo` field), which replace --slo for it."""
         self.request_slo[request_id] = (ttft_s, tpot_s)
         self.own_slo_requests += 1
+
+    def _transfer_started(self, e: TransferStarted) -> None:
+        self.transfer_bytes += e.kv_bytes
+        self.retransfers += e.attempt > 0
+
+    def _transfer_finished(self, e: TransferFinished) -> None:
+        self.transfer_ns.append(e.transfer_ns)
+        self.handoff_wait_ns.append(e.t_ns - e.transfer_ns - e.first_token_ns)
 
     def _arrived(self, e: RequestArrived) -> None:
         self.unrouted[e.request_id] = e.t_ns
@@ -174,7 +188,8 @@ def _gpu_entry(g: GpuStats, span_ns: int) -> dict[str, Any]:
             "mean_batch_size": g.batch_size_sum / g.iterations if g.iterations else 0.0,
             "preemptions": g.preemptions, "kv_peak_use": g.kv_peak_blocks / g.kv_total_blocks if g.kv_total_blocks else 0.0,
             "kv_total_blocks": g.kv_total_blocks,
-            "prefix_cache": _prefix_cache(g.prompt_tokens, g.cached_prompt_tokens, g.host_loaded_blocks)}
+            "prefix_cache": _prefix_cache(g.prompt_tokens, g.cached_prompt_tokens, g.host_loaded_blocks),
+            **({"role": g.role} if g.role != "both" else {})}
 
 
 def _prefix_cache(prompt_tokens: int, cached_tokens: int, host_loaded_blocks: int) -> dict[str, Any]:
@@ -229,6 +244,11 @@ def build_stats(c: StatsCollector, *, entered: int, read: int, simulated_ns: int
         "simulation": {"simulated_s": span_s, "wall_s": wall_s, "events": events},
     }
     stats["throughput"]["goodput_requests_per_s"] = stats["slo"]["goodput_requests_per_s"]
+    disagg = disaggregation_section(c.gpus, np.frombuffer(c.transfer_ns, dtype=np.int64),
+                                    np.frombuffer(c.handoff_wait_ns, dtype=np.int64), c.transfer_bytes,
+                                    c.retransfers, simulated_ns, summarise)
+    if disagg is not None:
+        stats["disaggregation"] = disagg
     if extra:
         stats.update(extra)
     return stats
