@@ -494,7 +494,8 @@ def describe_deployment(cluster: Cluster, collector: StatsCollector) -> Deployme
     def profile(gpu_type: str) -> str:
         return "none" if opts.calibration is None else resolve_profile_name(opts.calibration, gpu_type)
 
-    replicas = group_replicas([(g.model, g.gpu_type, g.tp, g.node, profile(g.gpu_type)) for g in collector.gpus])
+    replicas = group_replicas([(g.model, g.gpu_type, g.tp, g.node, profile(g.gpu_type), g.role)
+                               for g in collector.gpus])
     loads = collector.loads
     start, start_from = start_of(opts, env.model_loading_config.preload_models)
     return Deployment(

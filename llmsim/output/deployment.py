@@ -30,6 +30,7 @@ class ReplicaGroup(msgspec.Struct, frozen=True, kw_only=True):
     replicas: int
     nodes: list[int]
     calibration_profile: str
+    role: str = "both"  # prefill / decode under disaggregation
 
 
 class ModelLoads(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,16 +63,16 @@ class Deployment(msgspec.Struct, frozen=True, kw_only=True):
     model_loads: ModelLoads
 
 
-def group_replicas(rows: list[tuple[str, str, int, int, str]]) -> list[ReplicaGroup]:
-    """(model, gpu_type, tp, node, profile) per replica -> one group per model, GPU type, TP and profile."""
-    counts: Counter[tuple[str, str, int, str]] = Counter()
-    nodes: dict[tuple[str, str, int, str], set[int]] = {}
-    for model, gpu_type, tp, node, profile in rows:
-        key = (model, gpu_type, tp, profile)
+def group_replicas(rows: list[tuple[str, str, int, int, str, str]]) -> list[ReplicaGroup]:
+    """(model, gpu_type, tp, node, profile, role) per replica -> one group per model, GPU type, TP, profile and role."""
+    counts: Counter[tuple[str, str, int, str, str]] = Counter()
+    nodes: dict[tuple[str, str, int, str, str], set[int]] = {}
+    for model, gpu_type, tp, node, profile, role in rows:
+        key = (model, gpu_type, tp, profile, role)
         counts[key] += 1
         nodes.setdefault(key, set()).add(node)
     return [ReplicaGroup(model=k[0], gpu_type=k[1], tp=k[2], replicas=n, nodes=sorted(nodes[k]),
-                         calibration_profile=k[3]) for k, n in sorted(counts.items())]
+                         calibration_profile=k[3], role=k[4]) for k, n in sorted(counts.items())]
 
 
 def _short(model: str) -> str:
@@ -121,7 +122,8 @@ def nodes_text(nodes: list[NodeGpus], names: dict[str, str]) -> str:
 
 def _replica_text(g: ReplicaGroup) -> str:
     where = ("nodes " if len(g.nodes) > 1 else "node ") + ids_text(g.nodes)
-    return f"{g.replicas} x {_short(g.model)} TP{g.tp} on {g.gpu_type} ({where})"
+    role = "" if g.role == "both" else f" {g.role}"
+    return f"{g.replicas} x {_short(g.model)} TP{g.tp}{role} on {g.gpu_type} ({where})"
 
 
 def _loads_text(loads: ModelLoads) -> str:

@@ -43,6 +43,15 @@ def test_bundled_run_begins_with_what_ran_and_ends_with_the_outputs(tmp_path: Pa
     assert lines[-1] == f"outputs in {tmp_path}"
 
 
+def test_disaggregated_replicas_are_listed_by_role(capsys: pytest.CaptureFixture[str]) -> None:
+    from llmsim.runconfig import EXAMPLES
+
+    lines = summary(capsys, "--no-outputs", "--environment", str(EXAMPLES / "env_disagg.json"), "--limit", "20")
+    replicas = next(line for line in lines if line.startswith("replicas at the end:"))
+    assert "2 x llama-3.1-8b-instruct TP1 prefill on nvidia_H100_SXM (node 1)" in replicas
+    assert "6 x llama-3.1-8b-instruct TP1 decode on nvidia_H100_SXM (node 1)" in replicas
+
+
 def test_sync_scheduling_and_offline_are_said(capsys: pytest.CaptureFixture[str]) -> None:
     lines = summary(capsys, "--no-outputs", "--limit", "20", "--no-async-scheduling", "--offline")
     engine = next(line for line in lines if line.startswith("engine:"))
@@ -77,7 +86,8 @@ def test_identical_nodes_are_said_once() -> None:
 
 
 def test_renderer_groups_replicas_and_names_everything() -> None:
-    groups = group_replicas([("m/a", "g1", 2, 1, "p"), ("m/a", "g1", 2, 2, "p"), ("m/b", "g2", 1, 2, "q")])
+    groups = group_replicas([("m/a", "g1", 2, 1, "p", "both"), ("m/a", "g1", 2, 2, "p", "both"),
+                             ("m/b", "g2", 1, 2, "q", "both")])
     assert [(g.model, g.replicas, g.nodes) for g in groups] == [("m/a", 2, [1, 2]), ("m/b", 1, [2])]
     d = Deployment(input="t.jsonl", environment="env.json", environment_changes=3, models=["m/a", "m/b"],
                    nodes=[NodeGpus(node=1, name="x", gpus={"g1": 4})], gpu_names={"g1": "Card One"},
