@@ -3,8 +3,9 @@
 Few, physical parameters, shared wherever physics is shared:
 - per GPU generation (Ampere, Hopper): achieved fraction of peak FLOP/s and of HBM bandwidth;
   other GPUs get the mean of the two (a generic profile, used where nothing was measured);
-- for every GPU: attention kernels' fraction of that bandwidth, MoE expert GEMMs' fraction (grouped
-  GEMMs stream weights less well), a launch cost per kernel (CUDA graphs), an all-reduce's fixed
+- for every GPU: attention kernels' fraction of that bandwidth, MoE expert GEMMs' fractions of the
+  dense GEMMs' FLOP/s and bandwidth (vLLM's fused-MoE grouped GEMM is a Triton kernel: it streams
+  weights less well and, once experts hold many tokens, computes less well than cuBLAS), a launch cost per kernel (CUDA graphs), an all-reduce's fixed
   latency and its latency per ring step (NCCL rings grow with TP; one-shot kernels do not);
 - per engine generation: host overhead per iteration (per GPU generation too: the host CPUs of
   H100 servers are a generation newer than those of A100 servers) and per sequence (V0's Python
@@ -47,7 +48,7 @@ FIT_DURATION_S = 120.0  # arrivals simulated per open-loop stage while fitting (
 BOUNDS: dict[str, tuple[float, float]] = {
     "ampere_compute": (0.6, 0.9), "ampere_memory": (0.75, 0.93),
     "hopper_compute": (0.55, 0.85), "hopper_memory": (0.75, 0.93),
-    "attention": (0.75, 1.0), "moe_memory": (0.5, 1.0),
+    "attention": (0.75, 1.0), "moe_memory": (0.5, 1.0), "moe_compute": (0.3, 1.0),
     "kernel_overhead_s": (0.5e-6, 10e-6), "allreduce_latency_s": (3e-6, 40e-6), "allreduce_step_s": (0.0, 15e-6),
     "vllm-v1_ampere_iteration_s": (0.2e-3, 4e-3), "vllm-v1_hopper_iteration_s": (0.2e-3, 4e-3),
     "vllm-v1_seq_s": (0.0, 50e-6),
@@ -58,7 +59,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
 # Where every search starts: textbook values, taken from no measurement here, so that a
 # cross-validation fold learns nothing from the points it holds out through its starting point.
 START = {"ampere_compute": 0.7, "ampere_memory": 0.85, "hopper_compute": 0.7, "hopper_memory": 0.85,
-         "attention": 0.9, "moe_memory": 0.8, "kernel_overhead_s": 2e-6, "allreduce_latency_s": 10e-6,
+         "attention": 0.9, "moe_memory": 0.8, "moe_compute": 0.8, "kernel_overhead_s": 2e-6, "allreduce_latency_s": 10e-6,
          "allreduce_step_s": 2e-6, "vllm-v1_ampere_iteration_s": 1e-3, "vllm-v1_hopper_iteration_s": 1e-3,
          "vllm-v1_seq_s": 5e-6, "vllm-v0_ampere_iteration_s": 3e-3, "vllm-v0_hopper_iteration_s": 3e-3,
          "vllm-v0_seq_s": 30e-6, "frontend_s": 3e-3}
@@ -76,7 +77,7 @@ class ModernParams(msgspec.Struct, frozen=True):
         compute = float(np.mean([v[f"{g}_compute"] for g in gens]))
         memory = float(np.mean([v[f"{g}_memory"] for g in gens]))
         iteration = float(np.mean([v[f"{engine}_{g}_iteration_s"] for g in gens]))
-        moe = OpCalibration(compute_efficiency=compute, memory_efficiency=memory * v["moe_memory"],
+        moe = OpCalibration(compute_efficiency=compute * v["moe_compute"], memory_efficiency=memory * v["moe_memory"],
                             kernel_overhead_s=v["kernel_overhead_s"])
         return CalibrationProfile(
             name=f"{engine}-{generation}", compute_efficiency=compute, memory_efficiency=memory,

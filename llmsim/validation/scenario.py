@@ -25,8 +25,10 @@ Workload, from `arrival` / `arrival_value`:
   (the N that start together at t=0 are included in the percentiles).
 
 Lengths: `input_len` / `output_len` by their first number (`~592 (...)` -> 592), the same for
-every request. Where either says ShareGPT, the 200 shipped ShareGPT pairs
-(data/sharegpt_200.csv, see the README there) are used, in file order (repeated past 200).
+every request. Where either says ShareGPT, the 200 shipped ShareGPT pairs counted with the
+model's kind of tokenizer (data/sharegpt_200_llama3.csv for vocabularies of 100k tokens and
+more, data/sharegpt_200_llama2.csv for 32k ones; see the README there) are used, in file order
+(repeated past 200).
 
 Prefix caching: on for vLLM V1 rows (V1's default), off for V0 (V0's default). A dataset of
 inference-perf's `shared_prefix` kind, `(G sys prompts x U users)` with `sys S` in input_len,

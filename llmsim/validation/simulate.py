@@ -92,7 +92,7 @@ def write_trace(path: str, scenario: Scenario) -> None:
                                 "prefix_block_tokens": UNIT_TOKENS}) for i, o, h in prompts]
     else:
         if scenario.input_tokens is None or scenario.output_tokens is None:
-            pairs = sharegpt_pairs()
+            pairs = sharegpt_pairs(sharegpt_tokenizer(scenario.model))
             lengths = [pairs[i % len(pairs)] for i in range(scenario.requests)]
         else:
             lengths = [(scenario.input_tokens, scenario.output_tokens)] * scenario.requests
@@ -101,8 +101,19 @@ def write_trace(path: str, scenario: Scenario) -> None:
         fh.write(b"\n".join(lines) + b"\n")
 
 
-@functools.lru_cache(maxsize=1)
-def sharegpt_pairs() -> tuple[tuple[int, int], ...]:
-    """The 200 shipped ShareGPT (prompt, output) lengths (data/README.md says how they were made)."""
-    text = resources.files("llmsim.validation").joinpath("data/sharegpt_200.csv").read_text(encoding="utf-8")
+LARGE_VOCABULARY = 100_000  # Llama-3 (128k), Qwen2 (152k)... count the same text in ~15 % fewer tokens than 32k ones
+
+
+def sharegpt_tokenizer(model: str) -> str:
+    """Which shipped ShareGPT length table fits a model's tokenizer: `llama3` (a large vocabulary) or `llama2` (32k)."""
+    from llmsim.cost.model_spec import load_model_spec
+
+    return "llama3" if load_model_spec(model).vocab_size >= LARGE_VOCABULARY else "llama2"
+
+
+@functools.lru_cache(maxsize=2)
+def sharegpt_pairs(tokenizer: str = "llama3") -> tuple[tuple[int, int], ...]:
+    """The 200 shipped ShareGPT (prompt, output) lengths for a tokenizer (data/README.md says how they were made)."""
+    name = f"data/sharegpt_200_{tokenizer}.csv"
+    text = resources.files("llmsim.validation").joinpath(name).read_text(encoding="utf-8")
     return tuple((int(r["input_tokens"]), int(r["output_tokens"])) for r in csv.DictReader(text.splitlines()))
