@@ -58,6 +58,7 @@ class ReplayOptions(msgspec.Struct, kw_only=True):
     enable_chunked_prefill: bool | None = None
     enable_prefix_caching: bool | None = None
     async_scheduling: bool | None = None
+    disable_custom_all_reduce: bool | None = None
     offline: bool = False  # requests go straight to the engine (vLLM's LLM class): no API-server overhead
     host_kv_cache_gb: float | None = None  # every node's host memory for offloaded prefix-cache KV (None: env.json's)
     scheduling: str | None = None

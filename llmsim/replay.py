@@ -169,7 +169,7 @@ def serving_override(opts: ReplayOptions) -> Callable[[ServingOptions], ServingO
     """Command-line serving options replace those of env.json."""
     fields = {k: getattr(opts, k) for k in ("max_num_batched_tokens", "max_num_seqs", "block_size",
                                             "gpu_memory_utilization", "enable_chunked_prefill", "scheduling",
-                                            "enable_prefix_caching", "async_scheduling")
+                                            "enable_prefix_caching", "async_scheduling", "disable_custom_all_reduce")
               if getattr(opts, k) is not None}
     if not fields:
         return None
@@ -314,11 +314,11 @@ def memory_overrides(node: NodeSpec, hardware_file: str | None) -> dict[str, flo
     return out
 
 
-def async_values(opts: ReplayOptions, env: Environment) -> list[bool]:
-    """The async_scheduling values the run's replicas take: env.json's defaults and deployments, overridden."""
+def serving_values(opts: ReplayOptions, env: Environment, field: str) -> list[Any]:
+    """The values a serving option takes on the run's replicas: env.json's defaults and deployments, overridden."""
     override = serving_override(opts)
     options = [env.defaults] + [d.serving for n in env.nodes for d in n.deployments if d.serving is not None]
-    return sorted({(override(o) if override else o).async_scheduling for o in options})
+    return sorted({getattr(override(o) if override else o, field) for o in options})
 
 
 def check_invariants(stats: dict[str, Any], tally: RunTally, collector: StatsCollector) -> list[str]:
@@ -506,7 +506,8 @@ def describe_deployment(cluster: Cluster, collector: StatsCollector) -> Deployme
         nodes=[NodeGpus(node=n.node_id, name=n.name, gpus=dict(zip(n.gpu_types, n.gpu_count_per_type)),
                         memory_gb=memory_overrides(n, opts.hardware_file)) for n in env.nodes],
         gpu_names={t: get_hardware(t, opts.hardware_file).name for n in env.nodes for t in n.gpu_types},
-        replicas=replicas, calibration=calibration, async_scheduling=async_values(opts, env),
+        replicas=replicas, calibration=calibration, async_scheduling=serving_values(opts, env, "async_scheduling"),
+        custom_all_reduce=[not v for v in serving_values(opts, env, "disable_custom_all_reduce")],
         frontend_overhead_ms=1e3 * frontend_overhead_s(opts, env), offline=opts.offline, routing=opts.routing_policy,
         reprovisioning=opts.reprovisioning_policy, start=start, start_from=start_from,
         model_loads=ModelLoads(count=sum(1 for x in loads if x["load_s"] > 0),

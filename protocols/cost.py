@@ -18,6 +18,7 @@ class Deployment(Message, frozen=True, kw_only=True):
     kv_bits: int = 16
     int_compute: bool = False
     interconnect: str | None = None  # the node's GPU link when it differs from the GPU type's default
+    custom_all_reduce: bool = True  # False: vLLM's --disable-custom-all-reduce (NCCL for every all-reduce)
 
 
 class CostQuery(Message, frozen=True, kw_only=True):

@@ -146,6 +146,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the scheduler waits for each iteration's results before deciding the next batch "
                         "(vLLM before v0.12, and V0); by default it decides one iteration ahead, so a request "
                         "arriving while the GPU is busy starts one iteration later")
+    p.add_argument("--disable-custom-all-reduce", dest="disable_custom_all_reduce", action="store_const", const=True,
+                   help="every tensor-parallel all-reduce through NCCL rings, as vLLM's flag of that name (and "
+                        "vLLM before v0.4.1); by default messages up to 8 MiB take the engine's custom all-reduce")
     p.add_argument("--offline", action="store_true",
                    help="requests go straight to the engine, as with vLLM's LLM class (benchmark_latency, "
                         "benchmark_throughput): no API-server time per request (the calibration's "

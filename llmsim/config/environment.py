@@ -26,6 +26,9 @@ class ServingOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     # engine decided the next batch when the previous iteration began, so requests arriving meanwhile
     # wait one more iteration for their prefill.
     async_scheduling: bool = True
+    # vLLM's --disable-custom-all-reduce: every tensor-parallel all-reduce through NCCL (vLLM before
+    # v0.4.1 had no custom all-reduce on by default).
+    disable_custom_all_reduce: bool = False
 
 
 Role = Literal["prefill", "decode", "both"]

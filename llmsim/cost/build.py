@@ -13,4 +13,5 @@ def build_cost_model(dep: Deployment, calibration: str | None, hardware_file: st
     """Construct the cost model for a deployment (the cost service's, and the memory planner's)."""
     precision = Precision(dep.weight_bits, dep.activation_bits, dep.kv_bits, int_compute=dep.int_compute)
     hardware = with_interconnect(get_hardware(dep.hardware, hardware_file), dep.interconnect)
-    return CostModel(load_model_spec(dep.model), hardware, tp=dep.tp, precision=precision, calibration=calibration)
+    return CostModel(load_model_spec(dep.model), hardware, tp=dep.tp, precision=precision, calibration=calibration,
+                     custom_all_reduce=dep.custom_all_reduce)

@@ -37,6 +37,9 @@ class CalibrationProfile(msgspec.Struct, frozen=True, kw_only=True):
     allreduce_efficiency: float = 1.0  # fraction of interconnect bandwidth an all-reduce reaches
     allreduce_latency_s: float | None = None  # overrides the hardware table's interconnect latency
     allreduce_step_latency_s: float = 0.0  # per ring step, 2 (tp - 1) of them (NCCL rings; ~0 for one-shot kernels)
+    # The engine's own all-reduce kernel for small messages (vLLM's custom all-reduce, on by default
+    # since v0.4.1): its fixed latency, with no per-ring-step cost; None: NCCL for every message.
+    custom_allreduce_latency_s: float | None = None
     gqa_shared_kv: bool = True  # False: attention kernels re-read K/V once per query head (pre-GQA kernels)
     token_tile: int = 1  # GEMM rows are padded to a multiple of this (tensor-core tile height)
     operators: dict[str, OpCalibration] = {}

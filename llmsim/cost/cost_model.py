@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 _MEMO_LIMIT = 1 << 20  # entries per memo before it is cleared (bounds memory on huge runs)
 _TUPLE_MEMO_LIMIT = 1 << 16  # the same for memos keyed by chunk tuples (bigger keys, fewer repeats)
 _SCALAR_RUN_MAX = 24  # decode runs up to this length are timed in plain Python (faster than numpy there)
+# Largest message vLLM's custom all-reduce takes (its `max_size`, 8 MiB); larger ones go to NCCL.
+CUSTOM_ALLREDUCE_MAX_BYTES = 8 * 1024 * 1024
 _LOGIT_ROWS_PROFILED = 256  # logits rows held during vLLM's memory profiling run (max_num_seqs)
 
 
@@ -46,6 +48,7 @@ class CostModel:
         tp: int = 1,
         precision: Precision = Precision(),
         calibration: str | CalibrationProfile | None = "default",
+        custom_all_reduce: bool = True,
     ) -> None:
         if tp < 1:
             raise UsageError(f"tensor parallelism must be >= 1, got {tp}", field="--tp")
@@ -55,6 +58,8 @@ class CostModel:
         else:
             self.profile = get_profile(calibration, hw.id)
         self.shard = opmod.shard(spec, tp)
+        # The engine's custom all-reduce applies when the profile models one and the run did not turn it off.
+        self.custom_allreduce_latency_s = self.profile.custom_allreduce_latency_s if custom_all_reduce else None
         self.weight_bytes_per_gpu = self._weight_bytes()
         self.kv_bytes_per_token_per_gpu = int(math.ceil(opmod.kv_bytes_per_token(self.shard, precision) * spec.num_layers))
         self._op_rates: dict[tuple[str, str], tuple[float, float, float]] = {}
@@ -142,16 +147,25 @@ class CostModel:
         return max(self.padded_flops(op) / flops_per_s, op.bytes / bytes_per_s) + fixed_s
 
     def allreduce_s(self, tokens: int) -> float:
-        """One ring all-reduce of the hidden states of `tokens` tokens across the TP group."""
+        """One all-reduce of the hidden states of `tokens` tokens across the TP group.
+
+        Messages up to CUSTOM_ALLREDUCE_MAX_BYTES go through the engine's custom kernel when there is
+        one (every GPU reads its peers' buffers directly: one fixed latency, no ring steps); larger ones,
+        or all of them without it, through an NCCL ring (a latency per step, 2 (tp - 1) steps).
+        Both move 2 (tp - 1) / tp of the message per GPU.
+        """
         if self.tp == 1:
             return 0.0
         size_bytes = tokens * self.shard.hidden * self.precision.activation_bytes
         bw = self.hw.interconnect_bandwidth_bytes_per_s * self.profile.allreduce_efficiency
+        steps = 2.0 * (self.tp - 1)  # reduce-scatter then all-gather
+        transfer_s = steps / self.tp * size_bytes / bw
+        if self.custom_allreduce_latency_s is not None and size_bytes <= CUSTOM_ALLREDUCE_MAX_BYTES:
+            return self.custom_allreduce_latency_s + transfer_s
         latency_s = self.profile.allreduce_latency_s
         if latency_s is None:
             latency_s = self.hw.interconnect_latency_s
-        steps = 2.0 * (self.tp - 1)  # a ring all-reduce: reduce-scatter then all-gather
-        return latency_s + steps * self.profile.allreduce_step_latency_s + steps / self.tp * size_bytes / bw
+        return latency_s + steps * self.profile.allreduce_step_latency_s + transfer_s
 
     def _overhead_s(self, seqs: int) -> float:
         """Fixed costs of one iteration: per iteration, per layer and per sequence."""

@@ -26,12 +26,13 @@ def gpu_memory_bytes(node: NodeSpec, gpu_type: str, hardware_file: str | None) -
 
 
 def deployment(model: str, gpu_type: str, tp: int, precision: Precision | None = None,
-               interconnect: str | None = None) -> Deployment:
+               interconnect: str | None = None, custom_all_reduce: bool = True) -> Deployment:
     """What a replica of `tp` GPUs of `gpu_type` runs (default precision when None)."""
     if precision is None:
-        return Deployment(model=model, hardware=gpu_type, tp=tp, interconnect=interconnect)
+        return Deployment(model=model, hardware=gpu_type, tp=tp, interconnect=interconnect,
+                          custom_all_reduce=custom_all_reduce)
     return Deployment(model=model, hardware=gpu_type, tp=tp, interconnect=interconnect,
-                      weight_bits=precision.weight_bits, activation_bits=precision.activation_bits,
+                      custom_all_reduce=custom_all_reduce, weight_bits=precision.weight_bits, activation_bits=precision.activation_bits,
                       kv_bits=precision.kv_bits, int_compute=precision.int_compute)
 
 
@@ -44,7 +45,7 @@ def size_replica(model: str, gpu_type: str, *, gpus: int, memory_bytes: int, opt
     for degree in (tp,) if tp else TP_CHOICES:
         if degree > max(gpus, 1) and result is not None:
             break
-        dep = deployment(model, gpu_type, degree, precision, interconnect)
+        dep = deployment(model, gpu_type, degree, precision, interconnect, not opts.disable_custom_all_reduce)
         mem = plan_replica(build_cost_model(dep, calibration, hardware_file), memory_bytes,
                            opts.gpu_memory_utilization, opts.max_num_batched_tokens, opts.block_size)
         result = (dep, mem)

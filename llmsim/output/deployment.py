@@ -54,6 +54,7 @@ class Deployment(msgspec.Struct, frozen=True, kw_only=True):
     replicas: list[ReplicaGroup]
     calibration: str  # the --calibration name ("none" = pure roofline)
     async_scheduling: list[bool]  # the values the run's serving options take ([True, False]: some of each)
+    custom_all_reduce: list[bool] = msgspec.field(default_factory=lambda: [True])  # the same for the engine's custom all-reduce (False: NCCL only)
     frontend_overhead_ms: float  # API-server time per request (the calibration's); 0 with --offline
     offline: bool
     routing: str
@@ -142,7 +143,7 @@ def header_lines(d: Deployment) -> list[str]:
         f"ran: {', '.join(_short(m) for m in d.models) or 'no model'} on {d.environment}{changes}; input {d.input}",
         "cluster: " + nodes_text(d.nodes, d.gpu_names),
         "replicas at the end: " + ("; ".join(_replica_text(g) for g in d.replicas) or "none"),
-        f"engine: calibration {engine}; {_scheduling_text(d)}; {_frontend_text(d)}",
+        f"engine: calibration {engine}; {_scheduling_text(d)}; {_frontend_text(d)}{_allreduce_text(d)}",
         f"routing {d.routing}; re-provisioning {d.reprovisioning}",
         f"start: {d.start} ({d.start_from}); {_loads_text(d.model_loads)}",
     ]
@@ -152,6 +153,12 @@ def _scheduling_text(d: Deployment) -> str:
     if d.async_scheduling == [True]:
         return "async scheduling (one iteration ahead)"
     return "synchronous scheduling" if d.async_scheduling == [False] else "async scheduling on some deployments"
+
+
+def _allreduce_text(d: Deployment) -> str:
+    if d.custom_all_reduce == [True]:
+        return ""  # the default: said nowhere, as vLLM does
+    return "; all-reduce through NCCL only" if d.custom_all_reduce == [False] else "; custom all-reduce on some deployments"
 
 
 def _frontend_text(d: Deployment) -> str:

@@ -30,6 +30,9 @@ model's kind of tokenizer (data/sharegpt_200_llama3.csv for vocabularies of 100k
 more, data/sharegpt_200_llama2.csv for 32k ones; see the README there) are used, in file order
 (repeated past 200).
 
+All-reduce: vLLM's custom all-reduce for messages up to 8 MiB from v0.4.1 (its default since then),
+NCCL only for older versions (`~v0.3.3`) or notes saying `disable_custom_all_reduce`.
+
 Prefix caching: on for vLLM V1 rows (V1's default), off for V0 (V0's default). A dataset of
 inference-perf's `shared_prefix` kind, `(G sys prompts x U users)` with `sys S` in input_len,
 is re-created as inference-perf builds it: G x U distinct prompts (a group's S-token system
@@ -85,6 +88,7 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True):
     output_tokens: int | None
     prefix_caching: bool = True
     async_scheduling: bool = True
+    custom_all_reduce: bool = True
     shared_prefix: SharedPrefixSpec | None = None
 
     @property
@@ -110,6 +114,7 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True):
             load = f"{self.process} {self.rate:g}/s x{self.requests}"
         cache = "" if self.prefix_caching else "; no prefix caching"
         cache += "" if self.async_scheduling else "; sync scheduling"
+        cache += "" if self.custom_all_reduce or self.tp == 1 else "; NCCL all-reduce"
         cache += "; offline" if self.offline else ""
         if self.shared_prefix is not None:
             sp = self.shared_prefix
@@ -129,7 +134,7 @@ def scenario_for(point: ServingPoint, duration_s: float = DURATION_S) -> Scenari
                     max_num_batched_tokens=tokens, chunked_prefill=chunked, workload=workload, process=process,
                     rate=rate, requests=requests, input_tokens=inputs, output_tokens=outputs,
                     prefix_caching=not _is_v0(point), async_scheduling=_async_scheduling(point),
-                    shared_prefix=_shared_prefix(point, inputs))
+                    custom_all_reduce=_custom_all_reduce(point), shared_prefix=_shared_prefix(point, inputs))
 
 
 def _shared_prefix(point: ServingPoint, inputs: int | None) -> SharedPrefixSpec | None:
@@ -209,6 +214,15 @@ def _async_scheduling(point: ServingPoint) -> bool:
         return False
     version = re.search(r"v?0\.(\d+)\.", point.engine_version)
     return version is None or int(version.group(1)) >= 12
+
+
+def _custom_all_reduce(point: ServingPoint) -> bool:
+    """vLLM's custom all-reduce is on by default from v0.4.1 (PR #4040; added in PR #2192, Jan 2024, then off
+    by default from PR #2808 until then); notes saying `disable_custom_all_reduce` turn it off."""
+    if "disable_custom_all_reduce" in point.notes.replace("-", "_"):
+        return False
+    version = re.search(r"v?0\.(\d+)\.(\d+)", point.engine_version)
+    return version is None or (int(version.group(1)), int(version.group(2))) >= (4, 1)
 
 
 def engine_family(point: ServingPoint) -> str:

@@ -101,3 +101,24 @@ def test_calibrated_is_slower_than_pure_roofline() -> None:
         none, default = _cm("llama-3.1-8b-instruct", hw=hw, calibration="none"), _cm("llama-3.1-8b-instruct", hw=hw)
         assert default.decode_step_s(8, 512) > none.decode_step_s(8, 512)
         assert default.prefill_s(1, 1024) > none.prefill_s(1, 1024)
+
+
+def test_custom_allreduce_below_8mib_nccl_ring_above() -> None:
+    """With a custom all-reduce, small messages pay its one latency (no ring steps); over 8 MiB, or with
+    the custom kernel turned off (vLLM's --disable-custom-all-reduce), the NCCL ring's latency per step."""
+    from llmsim.cost.calibration import CalibrationProfile
+    from llmsim.cost.cost_model import CUSTOM_ALLREDUCE_MAX_BYTES
+
+    prof = CalibrationProfile(name="t", allreduce_latency_s=10e-6, allreduce_step_latency_s=5e-6,
+                              custom_allreduce_latency_s=7e-6)
+    cm = _cm("llama-2-70b-hf", hw="nvidia_H100", tp=4, calibration=prof)
+    nccl = _cm("llama-2-70b-hf", hw="nvidia_H100", tp=4, calibration=prof, custom_all_reduce=False)
+    bw = cm.hw.interconnect_bandwidth_bytes_per_s
+    small, large = 8, CUSTOM_ALLREDUCE_MAX_BYTES // (8192 * 2) + 1  # tokens of 8192 fp16 hidden values
+    transfer = 2 * 3 / 4 * small * 8192 * 2 / bw
+    assert cm.allreduce_s(small) == pytest.approx(7e-6 + transfer)
+    assert nccl.allreduce_s(small) == pytest.approx(10e-6 + 6 * 5e-6 + transfer)
+    big = 2 * 3 / 4 * large * 8192 * 2 / bw
+    assert cm.allreduce_s(large) == pytest.approx(10e-6 + 6 * 5e-6 + big) == nccl.allreduce_s(large)
+    assert _cm("llama-2-70b-hf", hw="nvidia_H100", tp=4, calibration=CalibrationProfile(name="n")).allreduce_s(small) \
+        == pytest.approx(cm.hw.interconnect_latency_s + transfer)  # no custom latency in the profile: NCCL

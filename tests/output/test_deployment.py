@@ -58,6 +58,23 @@ def test_sync_scheduling_and_offline_are_said(capsys: pytest.CaptureFixture[str]
     assert engine.endswith("; synchronous scheduling; offline (requests straight to the engine)")
 
 
+def test_nccl_only_all_reduce_is_said_and_costs_more(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--disable-custom-all-reduce is said in the engine line and in stats.json, and a TP4 replica's
+    decode steps take longer (every all-reduce pays the NCCL ring's latency per step)."""
+    args = ["--n-engines", "1", "--hardware", "nvidia_H100", "--tp", "4", "--model", "llama-3.1-70b-instruct",
+            "--limit", "20", "--offline"]
+    tpot = {}
+    for flag in ([], ["--disable-custom-all-reduce"]):
+        out = tmp_path / ("nccl" if flag else "custom")
+        lines = summary(capsys, *args, *flag, "-o", str(out))
+        engine = next(line for line in lines if line.startswith("engine:"))
+        stats = json.loads((out / "stats.json").read_text())
+        assert stats["deployment"]["custom_all_reduce"] == [not flag]
+        assert engine.endswith("; all-reduce through NCCL only") is bool(flag)
+        tpot[bool(flag)] = stats["latency"]["tpot_s"]["p50"]
+    assert tpot[True] > tpot[False]
+
+
 def test_warm_start_has_no_load_and_no_outputs_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     lines = summary(capsys, "--no-outputs", "--warm-start", "--limit", "20")
     assert "start: warm (--warm-start); no model loads during the run" in lines

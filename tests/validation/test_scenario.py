@@ -92,3 +92,29 @@ def test_every_shipped_row_maps() -> None:
     scenarios = [scenario_for(p) for p in points]
     assert len(points) == 36
     assert len(set(scenarios)) < len(scenarios)
+
+
+@pytest.mark.parametrize(("version", "notes", "custom"), [
+    ("~v0.6.4.dev, V0 engine", "", True), ("main @2024-03-06 (~v0.3.3)", "", False),
+    ("main @2024-01-22 + fused MoE kernel PR (merged for v0.3.0)", "", False), ("v0.4.1", "", True),
+    ("v0.4.0", "", False), ("0.11.0 V1", "--disable-custom-all-reduce", False), ("unknown", "", True)])
+def test_custom_all_reduce_follows_the_version(version: str, notes: str, custom: bool) -> None:
+    """vLLM's custom all-reduce is on by default from v0.4.1; the notes can turn it off."""
+    s = scenario_for(_point(engine_version=version, notes=notes, tp=4, model="Meta-Llama-3-70B-Instruct"))
+    assert s.custom_all_reduce is custom
+    assert ("NCCL all-reduce" in s.conditions) is not custom
+
+
+def test_sharegpt_lengths_follow_the_tokenizer() -> None:
+    """A 128k-vocabulary model (Llama-3) gets the Llama-3 ShareGPT lengths, a 32k one (Mixtral) the Llama-2
+    ones: the same answers are more tokens with a smaller vocabulary, and the tail is long (first answers)."""
+    from llmsim.validation.simulate import sharegpt_pairs, sharegpt_tokenizer
+
+    assert sharegpt_tokenizer("llama-3.1-8b-instruct") == "llama3"
+    assert sharegpt_tokenizer("mixtral-8x7b-v0.1") == "llama2"
+    l3, l2 = sharegpt_pairs("llama3"), sharegpt_pairs("llama2")
+    assert len(l3) == len(l2) == 200
+    out3, out2 = sorted(o for _, o in l3), sorted(o for _, o in l2)
+    assert 190 < sum(out3) / 200 < 210 and sum(out2) > 1.1 * sum(out3)
+    assert out3[-1] > 5 * out3[100]  # the longest answer is far above the median (a heavy tail)
+    assert all(4 <= i <= 1024 and i + o <= 2048 for i, o in l3 + l2)  # vLLM's sampler filter
