@@ -31,7 +31,11 @@ def mape_pct(predicted: np.ndarray, measured: np.ndarray) -> float:
 def nelder_mead(f: Callable[[np.ndarray], float], x0: np.ndarray, iters: int = 300) -> np.ndarray:
     """Minimise f on the unit box from x0 with the Nelder-Mead simplex (values clipped to [0, 1])."""
     n = len(x0)
-    simplex = [np.clip(x0, 0, 1)] + [np.clip(x0 + 0.15 * np.eye(n)[i], 0, 1) for i in range(n)]
+    x0 = np.clip(x0, 0, 1)
+    # Each first vertex steps 0.15 into the box: a start near its upper bound would otherwise step onto
+    # the bound (clipped to x0 itself) and that parameter could only move later, by reflection.
+    steps = np.where(x0 <= 0.85, 0.15, -0.15)
+    simplex = [x0] + [np.clip(x0 + steps[i] * np.eye(n)[i], 0, 1) for i in range(n)]
     values = [f(x) for x in simplex]
     for _ in range(iters):
         order = np.argsort(values)
