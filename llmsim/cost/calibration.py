@@ -40,8 +40,9 @@ class CalibrationProfile(msgspec.Struct, frozen=True, kw_only=True):
     # The engine's own all-reduce kernel for small messages (vLLM's custom all-reduce, on by default
     # since v0.4.1): its fixed latency, with no per-ring-step cost; None: NCCL for every message.
     custom_allreduce_latency_s: float | None = None
-    # ... plus this per peer GPU (tp - 1 of them): every GPU reads each peer's buffer and waits for its flag.
-    custom_allreduce_peer_latency_s: float = 0.0
+    # ... plus this per doubling of the TP group (x log2 tp): every GPU waits for the flags of all its peers,
+    # so for the last of them to arrive, and the expected latest of n jittery arrivals grows like log n.
+    custom_allreduce_doubling_latency_s: float = 0.0
     gqa_shared_kv: bool = True  # False: attention kernels re-read K/V once per query head (pre-GQA kernels)
     token_tile: int = 1  # GEMM rows are padded to a multiple of this (tensor-core tile height)
     operators: dict[str, OpCalibration] = {}

@@ -61,7 +61,7 @@ class CostModel:
         # The engine's custom all-reduce applies when the profile models one and the run did not turn it off.
         custom_s = self.profile.custom_allreduce_latency_s if custom_all_reduce else None
         self.custom_allreduce_latency_s = (None if custom_s is None
-                                           else custom_s + self.profile.custom_allreduce_peer_latency_s * (tp - 1))
+                                           else custom_s + self.profile.custom_allreduce_doubling_latency_s * math.log2(tp))
         self.weight_bytes_per_gpu = self._weight_bytes()
         self.kv_bytes_per_token_per_gpu = int(math.ceil(opmod.kv_bytes_per_token(self.shard, precision) * spec.num_layers))
         self._op_rates: dict[tuple[str, str], tuple[float, float, float]] = {}
@@ -152,8 +152,8 @@ class CostModel:
         """One all-reduce of the hidden states of `tokens` tokens across the TP group.
 
         Messages up to CUSTOM_ALLREDUCE_MAX_BYTES go through the engine's custom kernel when there is
-        one (every GPU reads its peers' buffers directly: a fixed latency and one per peer, no ring
-        steps); larger ones,
+        one (every GPU reads its peers' buffers directly: a fixed latency and one per doubling of the
+        group, no ring steps); larger ones,
         or all of them without it, through an NCCL ring (a latency per step, 2 (tp - 1) steps).
         Both move 2 (tp - 1) / tp of the message per GPU.
         """

@@ -7,8 +7,9 @@ Few, physical parameters, shared wherever physics is shared:
   dense GEMMs' FLOP/s and bandwidth (vLLM's fused-MoE grouped GEMM is a Triton kernel: it streams
   weights less well and, once experts hold many tokens, computes less well than cuBLAS), a launch cost per kernel (CUDA graphs), an NCCL all-reduce's fixed
   latency and its latency per ring step (rings grow with TP), the engine's custom all-reduce's latency,
-  fixed and per peer GPU (one kernel reading each peer's buffer and waiting on its flag: no ring
-  steps; vLLM from v0.4.1, messages up to 8 MiB);
+  fixed and per doubling of the TP group (one kernel reading each peer's buffer once every peer's
+  flag is up: no ring steps, but a wait for the latest of tp - 1 peers, which grows like log tp;
+  vLLM from v0.4.1, messages up to 8 MiB);
 - per engine generation: host overhead per iteration (per GPU generation too: the host CPUs of
   H100 servers are a generation newer than those of A100 servers) and per sequence (V0's Python
   scheduler and sampler run between steps; V1 overlaps most of it);
@@ -52,7 +53,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "hopper_compute": (0.55, 0.85), "hopper_memory": (0.75, 0.93),
     "attention": (0.75, 1.0), "moe_memory": (0.5, 1.0), "moe_compute": (0.3, 1.0),
     "kernel_overhead_s": (0.5e-6, 10e-6), "allreduce_latency_s": (3e-6, 40e-6), "allreduce_step_s": (0.0, 15e-6),
-    "custom_allreduce_latency_s": (2e-6, 30e-6), "custom_allreduce_peer_s": (0.0, 10e-6),
+    "custom_allreduce_latency_s": (2e-6, 30e-6), "custom_allreduce_doubling_s": (0.0, 15e-6),
     "vllm-v1_ampere_iteration_s": (0.2e-3, 4e-3), "vllm-v1_hopper_iteration_s": (0.2e-3, 4e-3),
     "vllm-v1_seq_s": (0.0, 50e-6),
     "vllm-v0_ampere_iteration_s": (0.5e-3, 8e-3), "vllm-v0_hopper_iteration_s": (0.5e-3, 8e-3),
@@ -64,7 +65,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
 START = {"ampere_compute": 0.7, "ampere_memory": 0.85, "hopper_compute": 0.7, "hopper_memory": 0.85,
          "attention": 0.9, "moe_memory": 0.8, "moe_compute": 0.8, "kernel_overhead_s": 2e-6, "allreduce_latency_s": 10e-6,
          "allreduce_step_s": 2e-6, "custom_allreduce_latency_s": 8e-6,
-         "custom_allreduce_peer_s": 1e-6, "vllm-v1_ampere_iteration_s": 1e-3, "vllm-v1_hopper_iteration_s": 1e-3,
+         "custom_allreduce_doubling_s": 1e-6, "vllm-v1_ampere_iteration_s": 1e-3, "vllm-v1_hopper_iteration_s": 1e-3,
          "vllm-v1_seq_s": 5e-6, "vllm-v0_ampere_iteration_s": 3e-3, "vllm-v0_hopper_iteration_s": 3e-3,
          "vllm-v0_seq_s": 30e-6, "frontend_s": 3e-3}
 
@@ -89,7 +90,7 @@ class ModernParams(msgspec.Struct, frozen=True):
             iteration_overhead_s=iteration, per_seq_overhead_s=v[f"{engine}_seq_s"], frontend_overhead_s=v["frontend_s"],
             allreduce_efficiency=0.7, allreduce_latency_s=v["allreduce_latency_s"],
             allreduce_step_latency_s=v["allreduce_step_s"], custom_allreduce_latency_s=v["custom_allreduce_latency_s"],
-            custom_allreduce_peer_latency_s=v["custom_allreduce_peer_s"], token_tile=64,
+            custom_allreduce_doubling_latency_s=v["custom_allreduce_doubling_s"], token_tile=64,
             operators={"moe_up_proj": moe, "moe_down_proj": moe}, hardware=generation, source="serving_points",
         )
 

@@ -110,13 +110,13 @@ def test_custom_allreduce_below_8mib_nccl_ring_above() -> None:
     from llmsim.cost.cost_model import CUSTOM_ALLREDUCE_MAX_BYTES
 
     prof = CalibrationProfile(name="t", allreduce_latency_s=10e-6, allreduce_step_latency_s=5e-6,
-                              custom_allreduce_latency_s=4e-6, custom_allreduce_peer_latency_s=1e-6)
+                              custom_allreduce_latency_s=4e-6, custom_allreduce_doubling_latency_s=1e-6)
     cm = _cm("llama-2-70b-hf", hw="nvidia_H100", tp=4, calibration=prof)
     nccl = _cm("llama-2-70b-hf", hw="nvidia_H100", tp=4, calibration=prof, custom_all_reduce=False)
     bw = cm.hw.interconnect_bandwidth_bytes_per_s
     small, large = 8, CUSTOM_ALLREDUCE_MAX_BYTES // (8192 * 2) + 1  # tokens of 8192 fp16 hidden values
     transfer = 2 * 3 / 4 * small * 8192 * 2 / bw
-    assert cm.allreduce_s(small) == pytest.approx(4e-6 + 3 * 1e-6 + transfer)  # 3 peers at TP4
+    assert cm.allreduce_s(small) == pytest.approx(4e-6 + 2 * 1e-6 + transfer)  # TP4: two doublings
     assert nccl.allreduce_s(small) == pytest.approx(10e-6 + 6 * 5e-6 + transfer)
     big = 2 * 3 / 4 * large * 8192 * 2 / bw
     assert cm.allreduce_s(large) == pytest.approx(10e-6 + 6 * 5e-6 + big) == nccl.allreduce_s(large)
