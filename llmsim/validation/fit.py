@@ -53,7 +53,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "hopper_compute": (0.55, 0.85), "hopper_memory": (0.75, 0.93),
     "attention": (0.75, 1.0), "moe_memory": (0.5, 1.0), "moe_compute": (0.3, 1.0),
     "kernel_overhead_s": (0.5e-6, 10e-6), "allreduce_latency_s": (3e-6, 40e-6), "allreduce_step_s": (0.0, 15e-6),
-    "custom_allreduce_latency_s": (2e-6, 30e-6), "custom_allreduce_doubling_s": (0.0, 15e-6),
+    "custom_allreduce_latency_s": (0.5e-6, 30e-6), "custom_allreduce_doubling_s": (0.0, 15e-6),
     "vllm-v1_ampere_iteration_s": (0.2e-3, 4e-3), "vllm-v1_hopper_iteration_s": (0.2e-3, 4e-3),
     "vllm-v1_seq_s": (0.0, 50e-6),
     "vllm-v0_ampere_iteration_s": (0.5e-3, 8e-3), "vllm-v0_hopper_iteration_s": (0.5e-3, 8e-3),
