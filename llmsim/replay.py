@@ -20,6 +20,7 @@ from actors.router import RouterActor
 from llmsim.config.environment import MAX_GPUS
 from llmsim.config import Environment, NodeSpec, ServingOptions, legacy_environment, load_env_changes, load_environment
 from llmsim.cost import get_hardware, hardware_ids, load_model_spec, precision_from_dtype, resolve_model_name, with_interconnect
+from llmsim.cost.cost_model import custom_all_reduce_possible
 from llmsim.cost.calibration import get_profile, resolve_profile_name
 from llmsim.cost.fidelity import run_fidelity
 from llmsim.errors import ConfigError, InputFileError, LlmsimError, OutputError, UnknownModelError, UsageError
@@ -486,6 +487,20 @@ def _stats(cluster: Cluster, collector: StatsCollector, sim: Simulation, signum:
     return stats
 
 
+def _custom_all_reduce_values(cluster: Cluster, collector: StatsCollector) -> list[bool]:
+    """Whether the replicas all-reduce through the engine's custom kernel: the serving options' values,
+    with False added where a TP group's GPUs cannot run it (more than two over PCIe)."""
+    opts, env = cluster.opts, cluster.env
+    requested = {not v for v in serving_values(opts, env, "disable_custom_all_reduce")}
+    links = {n.node_id: n.interconnect for n in env.nodes}
+    possible = {custom_all_reduce_possible(
+        with_interconnect(get_hardware(g.gpu_type, opts.hardware_file), links.get(g.node)).interconnect, g.tp)
+        for g in collector.gpus if g.tp > 1}
+    if True not in requested or not possible:
+        return sorted(requested)
+    return sorted((requested - {True}) | possible)
+
+
 def describe_deployment(cluster: Cluster, collector: StatsCollector) -> Deployment:
     """What ran: the cluster at the start, the replicas at the end, engine, routing, start and load cost."""
     opts, env = cluster.opts, cluster.env
@@ -507,7 +522,7 @@ def describe_deployment(cluster: Cluster, collector: StatsCollector) -> Deployme
                         memory_gb=memory_overrides(n, opts.hardware_file)) for n in env.nodes],
         gpu_names={t: get_hardware(t, opts.hardware_file).name for n in env.nodes for t in n.gpu_types},
         replicas=replicas, calibration=calibration, async_scheduling=serving_values(opts, env, "async_scheduling"),
-        custom_all_reduce=[not v for v in serving_values(opts, env, "disable_custom_all_reduce")],
+        custom_all_reduce=_custom_all_reduce_values(cluster, collector),
         frontend_overhead_ms=1e3 * frontend_overhead_s(opts, env), offline=opts.offline, routing=opts.routing_policy,
         reprovisioning=opts.reprovisioning_policy, start=start, start_from=start_from,
         model_loads=ModelLoads(count=sum(1 for x in loads if x["load_s"] > 0),

@@ -22,7 +22,15 @@ _TUPLE_MEMO_LIMIT = 1 << 16  # the same for memos keyed by chunk tuples (bigger 
 _SCALAR_RUN_MAX = 24  # decode runs up to this length are timed in plain Python (faster than numpy there)
 # Largest message vLLM's custom all-reduce takes (its `max_size`, 8 MiB); larger ones go to NCCL.
 CUSTOM_ALLREDUCE_MAX_BYTES = 8 * 1024 * 1024
+# TP group sizes vLLM's custom all-reduce supports (custom_all_reduce.py's supported world sizes).
+CUSTOM_ALLREDUCE_TP = (2, 4, 6, 8, 16)
 _LOGIT_ROWS_PROFILED = 256  # logits rows held during vLLM's memory profiling run (max_num_seqs)
+
+
+def custom_all_reduce_possible(interconnect: str, tp: int) -> bool:
+    """Whether vLLM's custom all-reduce can run on this TP group: a supported group size, and beyond two
+    GPUs a full NVLink mesh (it turns itself off on more than two PCIe-only GPUs and uses NCCL)."""
+    return tp in CUSTOM_ALLREDUCE_TP and (tp == 2 or interconnect == "nvlink")
 
 
 def _int_sum(values: Any) -> int:
@@ -58,7 +66,9 @@ class CostModel:
         else:
             self.profile = get_profile(calibration, hw.id)
         self.shard = opmod.shard(spec, tp)
-        # The engine's custom all-reduce applies when the profile models one and the run did not turn it off.
+        # The engine's custom all-reduce applies when the profile models one, the run did not turn it off
+        # and the GPUs can run it.
+        custom_all_reduce = custom_all_reduce and custom_all_reduce_possible(hw.interconnect, tp)
         custom_s = self.profile.custom_allreduce_latency_s if custom_all_reduce else None
         self.custom_allreduce_latency_s = (None if custom_s is None
                                            else custom_s + self.profile.custom_allreduce_doubling_latency_s * math.log2(tp))

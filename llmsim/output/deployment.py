@@ -54,7 +54,8 @@ class Deployment(msgspec.Struct, frozen=True, kw_only=True):
     replicas: list[ReplicaGroup]
     calibration: str  # the --calibration name ("none" = pure roofline)
     async_scheduling: list[bool]  # the values the run's serving options take ([True, False]: some of each)
-    custom_all_reduce: list[bool] = msgspec.field(default_factory=lambda: [True])  # the same for the engine's custom all-reduce (False: NCCL only)
+    # whether TP groups all-reduce through the engine's custom kernel (False: NCCL only, turned off or over PCIe beyond two GPUs)
+    custom_all_reduce: list[bool] = msgspec.field(default_factory=lambda: [True])
     frontend_overhead_ms: float  # API-server time per request (the calibration's); 0 with --offline
     offline: bool
     routing: str

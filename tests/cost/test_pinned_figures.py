@@ -122,3 +122,19 @@ def test_custom_allreduce_below_8mib_nccl_ring_above() -> None:
     assert cm.allreduce_s(large) == pytest.approx(10e-6 + 6 * 5e-6 + big) == nccl.allreduce_s(large)
     assert _cm("llama-2-70b-hf", hw="nvidia_H100", tp=4, calibration=CalibrationProfile(name="n")).allreduce_s(small) \
         == pytest.approx(cm.hw.interconnect_latency_s + transfer)  # no custom latency in the profile: NCCL
+
+
+@pytest.mark.parametrize(("hw", "tp", "custom"), [("nvidia_L40S", 2, True), ("nvidia_L40S", 4, False),
+                                                 ("nvidia_H100", 4, True), ("nvidia_H100", 8, True),
+                                                 ("nvidia_H100", 3, False)])
+def test_custom_allreduce_needs_nvlink_beyond_two_gpus(hw: str, tp: int, custom: bool) -> None:
+    """vLLM runs its custom all-reduce on 2, 4, 6, 8 (or 16) GPUs, and on more than two only over NVLink:
+    a PCIe TP4 group all-reduces through NCCL even when the option leaves the kernel on."""
+    from llmsim.cost.calibration import CalibrationProfile
+
+    prof = CalibrationProfile(name="t", allreduce_latency_s=10e-6, allreduce_step_latency_s=5e-6,
+                              custom_allreduce_latency_s=4e-6, custom_allreduce_doubling_latency_s=1e-6)
+    on = _cm("llama-2-7b-hf", hw=hw, tp=tp, calibration=prof)
+    off = _cm("llama-2-7b-hf", hw=hw, tp=tp, calibration=prof, custom_all_reduce=False)
+    assert (on.custom_allreduce_latency_s is not None) is custom
+    assert (on.allreduce_s(8) < off.allreduce_s(8)) is custom

@@ -75,6 +75,16 @@ def test_nccl_only_all_reduce_is_said_and_costs_more(tmp_path: Path, capsys: pyt
     assert tpot[True] > tpot[False]
 
 
+def test_pcie_tp4_is_said_to_use_nccl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Four PCIe GPUs cannot run vLLM's custom all-reduce: the run says NCCL only without being told."""
+    out = tmp_path / "pcie"
+    lines = summary(capsys, "--n-engines", "1", "--hardware", "nvidia_L40S", "--tp", "4", "--model",
+                    "llama-3.1-8b-instruct", "--limit", "20", "--offline", "-o", str(out))
+    engine = next(line for line in lines if line.startswith("engine:"))
+    assert engine.endswith("; all-reduce through NCCL only")
+    assert json.loads((out / "stats.json").read_text())["deployment"]["custom_all_reduce"] == [False]
+
+
 def test_warm_start_has_no_load_and_no_outputs_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     lines = summary(capsys, "--no-outputs", "--warm-start", "--limit", "20")
     assert "start: warm (--warm-start); no model loads during the run" in lines
