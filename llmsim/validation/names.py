@@ -3,12 +3,14 @@
 Models (first match wins; the row's name lower-cased, any `org/` prefix kept):
   CodeLlama-34b* -> codellama-34b-instruct-hf, Llama-2-7b* -> llama-2-7b-hf,
   Meta-Llama-3-70B* -> llama-3-70b-instruct, Llama-3.1-8B* -> llama-3.1-8b-instruct,
-  Mixtral-8x7B* -> mixtral-8x7b-v0.1. Any other name llmsim itself resolves (a shipped name or
-  a Hugging Face id it knows) is used as it is.
+  Mixtral-8x7B* -> mixtral-8x7b-v0.1, and the other shipped configs by their family name
+  (Llama-2-13b, Mistral-7B, Qwen2.5-7B, Qwen3-30B-A3B, Yi-34B; base, chat and instruct variants share
+  the shapes). Any other name llmsim itself resolves (a shipped name or a Hugging Face id it knows)
+  is used as it is.
 GPUs: an H100 named without "PCIe" (SXM, or a CI node that does not say) -> nvidia_H100_SXM;
   A100 80 GB (SXM4 or "SXM assumed") -> nvidia_A100_80G_SXM, with "PCIe" -> nvidia_A100_80G_PCIe;
-  A100 40 GB (Lambda's are SXM4) -> nvidia_A100_SXM; H200 -> nvidia_H200; B200 -> nvidia_B200;
-  a llmsim hardware id is used as it is.
+  A100 40 GB (Lambda's are SXM4) -> nvidia_A100_SXM, with "PCIe" -> nvidia_A100; H200, B200, A800,
+  L40S, L4, A6000, A40, V100 and MI300X by name; a llmsim hardware id is used as it is.
 Model class (for the MAPE table): llmsim.cost.fidelity.model_class of the config (moe, or dense
 by parameter count), the same classes a run's `fidelity` section is looked up by.
 """
@@ -30,6 +32,11 @@ _MODELS: tuple[tuple[str, str], ...] = (
     (r"llama-3-70b", "llama-3-70b-instruct"),
     (r"llama-3-8b", "llama-3-8b-instruct"),
     (r"mixtral-8x7b", "mixtral-8x7b-v0.1"),
+    (r"llama-2-13b", "llama-2-13b-hf"),
+    (r"mistral-7b", "mistral-7b-v0.1"),  # v0.2/v0.3 and Instruct: the same shapes (v0.3: +768 vocabulary rows)
+    (r"qwen2\.5-7b", "qwen2.5-7b-instruct"),
+    (r"qwen3-30b-a3b", "qwen3-30b-a3b"),
+    (r"yi-34b", "yi-34b"),
 )
 _GPUS: tuple[tuple[str, str], ...] = (
     (r"h100.*pcie", "nvidia_H100_PCIe"),
@@ -38,7 +45,15 @@ _GPUS: tuple[tuple[str, str], ...] = (
     (r"b200", "nvidia_B200"),
     (r"a100.*80.*pcie", "nvidia_A100_80G_PCIe"),
     (r"a100.*80", "nvidia_A100_80G_SXM"),
+    (r"a100.*40.*pcie", "nvidia_A100"),
     (r"a100.*40", "nvidia_A100_SXM"),
+    (r"a800", "nvidia_A800_80G_SXM"),
+    (r"l40s", "nvidia_L40S"),
+    (r"(?<![a-z0-9])l4(?![0-9])", "nvidia_L4"),
+    (r"a6000", "nvidia_A6000"),
+    (r"(?<![a-z0-9])a40(?![0-9])", "nvidia_A40S"),
+    (r"v100", "nvidia_V100"),
+    (r"mi300x", "amd_MI300X"),
 )
 
 
@@ -66,7 +81,8 @@ def hardware_id(point: ServingPoint) -> str:
         if re.search(pattern, text):
             return hw
     raise point.error("gpu", f"unknown GPU {point.gpu!r}",
-                      "an H100/H200/B200/A100 name or a llmsim hardware id (llmsim replay --help)")
+                      "a GPU name llmsim knows (H100, H200, B200, A100, A800, L40S, L4, A6000, A40, V100, "
+                      "MI300X) or a llmsim hardware id (llmsim hardware)")
 
 
 def model_class(model: str) -> str:

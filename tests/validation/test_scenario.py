@@ -32,10 +32,23 @@ def test_first_number(text: str, number: float | None) -> None:
                                           ("H100-80GB (8xH100 CI node; SXM likely, not stated)", "nvidia_H100_SXM"),
                                           ("A100-SXM4-80GB", "nvidia_A100_80G_SXM"),
                                           ("A100-80GB (SXM assumed)", "nvidia_A100_80G_SXM"),
-                                          ("A100-40GB (Lambda)", "nvidia_A100_SXM"), ("nvidia_L4", "nvidia_L4")])
+                                          ("A100-40GB (Lambda)", "nvidia_A100_SXM"), ("nvidia_L4", "nvidia_L4"),
+                                          ("A100-40GB PCIe", "nvidia_A100"), ("NVIDIA L40S", "nvidia_L40S"),
+                                          ("L4 24GB", "nvidia_L4"), ("H200-SXM-141GB", "nvidia_H200"),
+                                          ("AMD Instinct MI300X", "amd_MI300X"), ("RTX A6000", "nvidia_A6000")])
 def test_gpu_names(gpu: str, hw: str) -> None:
     """GPU names of the measured data map to llmsim hardware ids."""
     assert hardware_id(_point(gpu=gpu)) == hw
+
+
+@pytest.mark.parametrize(("model", "name"), [("mistralai/Mistral-7B-Instruct-v0.2", "mistral-7b-v0.1"),
+                                            ("Qwen/Qwen2.5-7B", "qwen2.5-7b-instruct"),
+                                            ("Qwen/Qwen3-30B-A3B-Instruct-2507", "qwen3-30b-a3b"),
+                                            ("01-ai/Yi-34B-Chat", "yi-34b"),
+                                            ("meta-llama/Llama-2-13b-chat-hf", "llama-2-13b-hf")])
+def test_model_variants_map_to_the_shipped_shapes(model: str, name: str) -> None:
+    """Base, chat and instruct variants of a shipped model share its shapes."""
+    assert model_name(_point(model=model)) == name
 
 
 def test_llama31_is_not_llama3() -> None:
