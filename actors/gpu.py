@@ -271,4 +271,5 @@ class GpuActor(Actor):
             itl_counts=tuple(itl.counts.tolist()), itl_sum_ns=itl.sum_ns, itl_max_ns=itl.max_ns,
             kv_block_imbalance=self.engine.block_imbalance(),
             kv_cached_blocks_at_end=0 if self.engine.cache is None else self.engine.cache.evictable, role=self.role,
+            max_num_seqs=self.opts.seq_limit, max_num_batched_tokens=self.opts.token_budget,
             **msgspec.structs.asdict(self.engine.counters)))

@@ -11,6 +11,7 @@ from actors.gpu import GpuActor
 from llmsim.config.environment import (
     DeploymentSpec, Infrastructure, ModelLoadingConfig, NodeSpec, Role, ServingOptions,
 )
+from llmsim.config.engine_limits import EngineFamily
 from llmsim.cost import Precision
 from llmsim.kernel.actor import Actor, handles
 from llmsim.kernel.clock import s_to_ns
@@ -18,7 +19,7 @@ from llmsim.logging_setup import get_logger
 from llmsim.memory.loading import load_time_s
 from llmsim.cost.build import build_cost_model
 from llmsim.memory.planner import MemoryPlan
-from llmsim.memory.sizing import gpu_memory_bytes, size_replica
+from llmsim.memory.sizing import gpu_memory_bytes, placed_options, size_replica
 from llmsim.output.events import (
     EnvironmentChanged, ModelLoadFinished, ModelLoadStarted, ModelUnloaded, ProvisionRefusedEvent, ReplicaRemoved,
 )
@@ -66,6 +67,8 @@ class NodeContext(msgspec.Struct, frozen=True, kw_only=True):
     host_kv_cache_gb: float | None = None  # the command line's, for every node (None: each node's own)
     kv: str = ""  # the KvTransfer actor (disaggregation)
     layerwise_overlap: bool = False  # handed-off KV: only the last layer's is sent after the prefill
+    engine_family: EngineFamily = "vllm-v1"  # whose default batch limits a replica gets (llmsim.config.engine_limits)
+    offline: bool = False  # requests straight to the engine (vLLM's LLM class: its own defaults)
 
 
 class NodeActor(Actor):
@@ -101,9 +104,11 @@ class NodeActor(Actor):
 
     def _plan(self, model: str, gpu_type: str, dep: DeploymentSpec | None) -> tuple[Deployment, ServingOptions, MemoryPlan]:
         """Smallest TP degree (or the deployment's) whose weights and KV fit this GPU type."""
-        opts = self._options(dep)
+        memory_bytes = gpu_memory_bytes(self.spec, gpu_type, self.nctx.hardware_file)
+        opts = placed_options(self._options(dep), model, gpu_type, memory_bytes, self.nctx.engine_family,
+                              self.nctx.offline)
         precision = self.nctx.precision_override or (dep.precision if dep is not None else None)
-        d, mem = size_replica(model, gpu_type, gpus=self.gpus[gpu_type], memory_bytes=gpu_memory_bytes(self.spec, gpu_type, self.nctx.hardware_file),
+        d, mem = size_replica(model, gpu_type, gpus=self.gpus[gpu_type], memory_bytes=memory_bytes,
                               opts=opts, precision=precision, calibration=self.nctx.calibration,
                               hardware_file=self.nctx.hardware_file, tp=dep.tp if dep is not None else None,
                               interconnect=self.spec.interconnect)

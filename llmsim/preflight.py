@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
 from llmsim.config import EnvChange, Environment, ServingOptions
+from llmsim.config.engine_limits import EngineFamily
 from llmsim.cost import Precision, get_hardware
 from llmsim.errors import InputFileError, LlmsimError, TraceError, UnknownModelError
 from llmsim.inputs import bounded_lines, open_input
@@ -102,18 +103,20 @@ def gpu_offers(env: Environment, changes: list[EnvChange], hardware_file: str | 
 
 
 def fits_somewhere(model: str, offers: list[GpuOffer], serving: ServingOptions, precision: Precision | None,
-                   calibration: str | None, hardware_file: str | None) -> bool:
+                   calibration: str | None, hardware_file: str | None, engine: EngineFamily = "vllm-v1",
+                   offline: bool = False) -> bool:
     """Whether some GPU type holds the model's weights plus some KV cache at some TP degree (as a node sizes it)."""
     from llmsim.memory.sizing import size_replica
 
     return any(size_replica(model, offer.gpu_type, gpus=offer.count, memory_bytes=offer.memory_bytes, opts=serving,
-                            precision=precision, calibration=calibration, hardware_file=hardware_file)[1].fits
+                            precision=precision, calibration=calibration, hardware_file=hardware_file,
+                            engine=engine, offline=offline)[1].fits
                for offer in offers)
 
 
 def check_deployments_fit(env: Environment, path: str, serving_override: Callable[[ServingOptions], ServingOptions]
                           | None, dtype_precision: Precision | None, calibration: str | None,
-                          hardware_file: str | None) -> None:
+                          hardware_file: str | None, engine: EngineFamily = "vllm-v1", offline: bool = False) -> None:
     """Every start-up deployment's model fits (weights and some KV cache) at its tp on some GPU type of
     its node, as the node will size it; else a ConfigError saying what would fit."""
     from llmsim.errors import ConfigError
@@ -131,13 +134,14 @@ def check_deployments_fit(env: Environment, path: str, serving_override: Callabl
                 memory = gpu_memory_bytes(node, gpu_type, hardware_file)
                 _, plan = size_replica(dep.model, gpu_type, gpus=count, memory_bytes=memory, opts=serving,
                                        precision=precision, calibration=calibration, hardware_file=hardware_file,
-                                       tp=dep.tp, interconnect=node.interconnect)
+                                       tp=dep.tp, interconnect=node.interconnect, engine=engine, offline=offline)
                 if plan.fits:
                     break
                 reasons.append(f"{gpu_type}: {plan.reason}")
                 wider, wider_plan = size_replica(dep.model, gpu_type, gpus=count, memory_bytes=memory, opts=serving,
                                                  precision=precision, calibration=calibration,
-                                                 hardware_file=hardware_file, interconnect=node.interconnect)
+                                                 hardware_file=hardware_file, interconnect=node.interconnect,
+                                                 engine=engine, offline=offline)
                 if wider_plan.fits and wider.tp <= count:
                     smallest = wider.tp if smallest is None else min(smallest, wider.tp)
             else:

@@ -83,7 +83,7 @@ def build_environment(opts: ReplayOptions) -> Environment:
         _check_interconnects(env, opts.environment, opts.hardware_file)
         check_deployments_fit(env, opts.environment, serving_override(opts),
                               precision_from_dtype(opts.dtype) if opts.dtype else None, opts.calibration,
-                              opts.hardware_file)
+                              opts.hardware_file, engine=opts.engine or "vllm-v1", offline=opts.offline)
     else:
         if opts.hardware not in known:
             raise UsageError(f"unknown GPU id {opts.hardware!r}", field="--hardware", expected="one of " + ", ".join(known))
@@ -229,7 +229,8 @@ def preflight(opts: ReplayOptions, env: Environment) -> None:
     precision = precision_from_dtype(opts.dtype) if opts.dtype else None
     offers = gpu_offers(env, changes, opts.hardware_file)
     checker = ModelChecker(lambda model: fits_somewhere(model, offers, serving, precision, opts.calibration,
-                                                        opts.hardware_file), names.check)
+                                                        opts.hardware_file, opts.engine or "vllm-v1", opts.offline),
+                           names.check)
     if opts.model:
         checker.check(opts.model, None, "--model")
     strict_prepass(timed_requests(opts, np.random.default_rng(opts.seed)), checker, override=opts.model,
@@ -252,6 +253,7 @@ class Cluster:
             precision_override=precision_from_dtype(opts.dtype) if opts.dtype else None,
             serving_override=serving_override(opts), host_kv_cache_gb=opts.host_kv_cache_gb,
             kv=KV, layerwise_overlap=env.disaggregation.layerwise_overlap,
+            engine_family=opts.engine or "vllm-v1", offline=opts.offline,
         )
         nodes = {n.node_id: f"node:{n.node_id}" for n in env.nodes}
         gpu_types = {n.node_id: tuple(n.gpu_types) for n in env.nodes}
@@ -509,8 +511,8 @@ def describe_deployment(cluster: Cluster, collector: StatsCollector) -> Deployme
     def profile(gpu_type: str) -> str:
         return "none" if opts.calibration is None else resolve_profile_name(opts.calibration, gpu_type)
 
-    replicas = group_replicas([(g.model, g.gpu_type, g.tp, g.node, profile(g.gpu_type), g.role)
-                               for g in collector.gpus])
+    replicas = group_replicas([(g.model, g.gpu_type, g.tp, g.node, profile(g.gpu_type), g.role, g.max_num_seqs,
+                                g.max_num_batched_tokens) for g in collector.gpus])
     loads = collector.loads
     start, start_from = start_of(opts, env.model_loading_config.preload_models)
     return Deployment(

@@ -66,6 +66,8 @@ class GpuStats(Message, frozen=True, kw_only=True):
     cached_prompt_tokens: int = 0  # of them, found in the prefix cache
     host_loaded_blocks: int = 0  # prefix-cache blocks brought back from host memory
     role: str = "both"  # prefill, decode or both (disaggregation)
+    max_num_seqs: int = 0  # the replica's batch limits (given, or its engine's default for the GPU)
+    max_num_batched_tokens: int = 0
 
 
 GpuMessage = Union[IterationDone, ScheduleNow, ReportTick, LoadReport, CollectStats, GpuStats]

@@ -157,7 +157,7 @@ class ReplicaEngine:
             if horizon is not None and t > horizon:
                 break
             need = blocks_for(h.request.input_tokens, bs)
-            if len(self.running) + len(self.incoming) >= self.opts.max_num_seqs or \
+            if len(self.running) + len(self.incoming) >= self.opts.seq_limit or \
                     need + len(self.running) > self.pool.free:
                 break
             seq = Sequence(h.request, now_ns, self.order)
@@ -232,7 +232,7 @@ class ReplicaEngine:
             return plan
         if can_fast_forward(plan, self.running) and not self._head_may_fit_sooner():
             plan.k = run_length(plan, self.pool.free, self.opts.block_size)
-        elif not self.prefill_only and can_extend_prefill(plan, self.running, len(self.waiting), self.opts.max_num_batched_tokens):
+        elif not self.prefill_only and can_extend_prefill(plan, self.running, len(self.waiting), self.opts.token_budget):
             self._size_tail(plan)
         return plan
 

@@ -151,7 +151,7 @@ def _schedule_waiting(waiting: Iterable[Sequence], n_running: int, tokens: int, 
     """Admit waiting sequences in queue order until the budget, the cap or the KV pool stops us."""
     bs = opts.block_size
     for seq in waiting:
-        if n_running + len(plan.admitted) >= opts.max_num_seqs:
+        if n_running + len(plan.admitted) >= opts.seq_limit:
             return
         hit, taken = cache.hit(seq) if cache is not None else (0, 0)
         computed, target = (hit * bs, seq.prompt_target) if hit else (seq.computed, seq.prompt_target)
@@ -173,7 +173,7 @@ def schedule(running: list[Sequence], waiting: Iterable[Sequence], free_blocks: 
              cache: CacheView | None = None) -> BatchPlan:
     """Decide the next iteration's batch without changing any state (`cache`: with prefix caching)."""
     plan = BatchPlan()
-    tokens, free = _schedule_running(running, opts.max_num_batched_tokens, free_blocks, opts, plan, cache)
+    tokens, free = _schedule_running(running, opts.token_budget, free_blocks, opts, plan, cache)
     if not plan.preempted:
         _schedule_waiting(waiting, len(running), tokens, free, opts, plan, cache)
     return plan

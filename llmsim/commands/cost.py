@@ -94,10 +94,11 @@ def fit_note(cm, args: argparse.Namespace) -> dict:  # noqa: ANN001 - CostModel,
     from llmsim.commands.models import smallest_tp
     from llmsim.config.environment import ServingOptions
     from llmsim.memory.planner import plan_replica
+    from llmsim.memory.sizing import placed_options
 
-    opts = ServingOptions()
-    plan = plan_replica(cm, int(cm.hw.memory_bytes), opts.gpu_memory_utilization, opts.max_num_batched_tokens,
-                        opts.block_size)
+    opts = placed_options(ServingOptions(), cm.spec.name, cm.hw.id, int(cm.hw.memory_bytes))
+    plan = plan_replica(cm, int(cm.hw.memory_bytes), opts.gpu_memory_utilization, opts.token_budget,
+                        opts.block_size, opts.seq_limit)
     if plan.fits:
         return {"fits": True, "kv_blocks": plan.kv_blocks, "note": f"fits at tp={cm.tp}: room for {plan.kv_blocks} KV blocks of {opts.block_size} tokens per replica "
                 "(90% of GPU memory, vLLM defaults)"}

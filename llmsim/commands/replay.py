@@ -134,8 +134,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "synchronous scheduling, no prefix caching); options given explicitly win")
     p.add_argument("--step-mode", action="store_true", help="one event per iteration (no fast-forward)")
     p.add_argument("--strict", action="store_true", help="invalid requests are errors, not skipped")
-    p.add_argument("--max-num-batched-tokens", type=int_range(1, 10_000_000), help="token budget per iteration (vLLM default 2048)")
-    p.add_argument("--max-num-seqs", type=int_range(1, 1_000_000), help="sequences per batch (vLLM default 256)")
+    p.add_argument("--max-num-batched-tokens", type=int_range(1, 10_000_000), help="token budget per iteration (default: the engine's for the GPU; vLLM V1: 8192 "
+                   "on GPUs of 70 GiB or more other than the A100, else 2048; --offline 16384 / 8192)")
+    p.add_argument("--max-num-seqs", type=int_range(1, 1_000_000), help="sequences per batch (default: the engine's for the GPU; vLLM V1: 1024 on GPUs "
+                   "of 70 GiB or more other than the A100, else 256)")
     p.add_argument("--block-size", type=int_range(1, 65_536), help="KV block size in tokens (default 16)")
     p.add_argument("--gpu-memory-utilization", type=fraction, help="fraction of GPU memory used (default 0.9)")
     p.add_argument("--no-chunked-prefill", dest="enable_chunked_prefill", action="store_const", const=False)

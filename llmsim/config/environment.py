@@ -7,6 +7,7 @@ from typing import Literal
 
 import msgspec
 
+from llmsim.config.engine_limits import SMALL_GPU_SERVER, EngineLimits
 from llmsim.config.jsonfile import decode_file
 from llmsim.cost.precision import Precision
 from llmsim.errors import ConfigError
@@ -15,8 +16,10 @@ from llmsim.errors import ConfigError
 class ServingOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Per-replica serving-engine options; defaults follow vLLM V1's OpenAI server."""
 
-    max_num_batched_tokens: int = 2048
-    max_num_seqs: int = 256
+    # None: the engine's default for the replica's GPU (llmsim.config.engine_limits), filled in when a
+    # node places the replica; an engine built without one uses vLLM V1's small-GPU values (256, 2048).
+    max_num_batched_tokens: int | None = None
+    max_num_seqs: int | None = None
     block_size: int = 16
     gpu_memory_utilization: float = 0.9
     enable_chunked_prefill: bool = True
@@ -29,6 +32,25 @@ class ServingOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     # vLLM's --disable-custom-all-reduce: every tensor-parallel all-reduce through NCCL (vLLM before
     # v0.4.1 had no custom all-reduce on by default).
     disable_custom_all_reduce: bool = False
+
+    def with_limits(self, limits: EngineLimits) -> ServingOptions:
+        """These options with the engine's default limits where none were given (vLLM caps a default
+        max_num_seqs at the token budget)."""
+        if self.max_num_seqs is not None and self.max_num_batched_tokens is not None:
+            return self
+        tokens = limits.max_num_batched_tokens if self.max_num_batched_tokens is None else self.max_num_batched_tokens
+        seqs = min(limits.max_num_seqs, tokens) if self.max_num_seqs is None else self.max_num_seqs
+        return msgspec.structs.replace(self, max_num_seqs=seqs, max_num_batched_tokens=tokens)
+
+    @property
+    def seq_limit(self) -> int:
+        """max_num_seqs, or the small-GPU default when the options were never placed on a GPU."""
+        return SMALL_GPU_SERVER.max_num_seqs if self.max_num_seqs is None else self.max_num_seqs
+
+    @property
+    def token_budget(self) -> int:
+        """max_num_batched_tokens, or the small-GPU default when the options were never placed on a GPU."""
+        return SMALL_GPU_SERVER.max_num_batched_tokens if self.max_num_batched_tokens is None else self.max_num_batched_tokens
 
 
 Role = Literal["prefill", "decode", "both"]
@@ -137,7 +159,7 @@ def validate_serving(opts: ServingOptions, file: str, where: str) -> None:
     """Serving options a serving engine could run with: positive budgets, a usable memory fraction."""
     for name in ("max_num_batched_tokens", "max_num_seqs", "block_size"):
         value = getattr(opts, name)
-        _require(value >= 1, f"{name} is {value}", file, f"{where}.{name}", "an integer >= 1")
+        _require(value is None or value >= 1, f"{name} is {value}", file, f"{where}.{name}", "an integer >= 1")
     gmu = opts.gpu_memory_utilization
     _require(0 < gmu <= 1, f"gpu_memory_utilization is {gmu}", file, f"{where}.gpu_memory_utilization",
              "a fraction in (0, 1]")

@@ -24,7 +24,6 @@ _SCALAR_RUN_MAX = 24  # decode runs up to this length are timed in plain Python 
 CUSTOM_ALLREDUCE_MAX_BYTES = 8 * 1024 * 1024
 # TP group sizes vLLM's custom all-reduce supports (custom_all_reduce.py's supported world sizes).
 CUSTOM_ALLREDUCE_TP = (2, 4, 6, 8, 16)
-_LOGIT_ROWS_PROFILED = 256  # logits rows held during vLLM's memory profiling run (max_num_seqs)
 
 
 def custom_all_reduce_possible(interconnect: str, tp: int) -> bool:
@@ -95,12 +94,13 @@ class CostModel:
         norms = (2 * spec.num_layers + 1) * s.hidden * 2
         return int(math.ceil(quantised * self.precision.weight_bytes)) + norms
 
-    def activation_bytes_per_gpu(self, max_batched_tokens: int) -> int:
-        """Peak activation workspace of a forward pass over `max_batched_tokens` tokens."""
+    def activation_bytes_per_gpu(self, max_batched_tokens: int, max_num_seqs: int = 256) -> int:
+        """Peak activation workspace of a forward pass over `max_batched_tokens` tokens (vLLM's memory
+        profiling run, whose sampler holds fp32 logits for one token of each of up to `max_num_seqs`)."""
         s, act = self.shard, self.precision.activation_bytes
         mlp = s.expert_mlp * max(1, s.top_k) if s.experts else s.mlp
         width = 2 * s.hidden + s.q + 2 * s.kv + s.mlp_matrices * mlp
-        logits = min(max_batched_tokens, _LOGIT_ROWS_PROFILED) * s.vocab * 4  # fp32 logits
+        logits = min(max_batched_tokens, max_num_seqs) * s.vocab * 4  # fp32 logits
         return int(math.ceil(max_batched_tokens * width * act)) + logits
 
     # ----- rates ----------------------------------------------------------------------------

@@ -35,6 +35,7 @@ class ModelSpec(msgspec.Struct, frozen=True, kw_only=True):
     shared_expert_intermediate_size: int = 0
     gated_mlp: bool = True
     tie_word_embeddings: bool = False
+    max_position_embeddings: int = 4096  # the context the engine allows by default (vLLM's max_model_len)
 
     @property
     def is_moe(self) -> bool:
@@ -309,6 +310,8 @@ def _spec(name: str, values: dict[str, Any], hidden: int, heads: int, layers: in
         shared_expert_intermediate_size=int(_first(values, "shared_expert_intermediate_size", default=0)),
         gated_mlp=str(values.get("model_type", "")) not in _NON_GATED_TYPES,
         tie_word_embeddings=bool(values.get("tie_word_embeddings", False)),
+        max_position_embeddings=int(_first(values, "max_position_embeddings", "n_positions", "max_seq_len",
+                                           default=4096) or 4096),
     )
 
 

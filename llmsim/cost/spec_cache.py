@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from llmsim.cost.model_spec import ModelSpec
 
 # Bump when ModelSpec's fields or spec_from_config's meaning change: old entries stop matching.
-SPEC_LAYOUT = 1
+SPEC_LAYOUT = 2
 OFF = "off"
 
 log = get_logger(__name__)

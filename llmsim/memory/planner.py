@@ -31,11 +31,12 @@ def plan_replica(
     gpu_memory_utilization: float,
     max_num_batched_tokens: int,
     block_size: int,
+    max_num_seqs: int = 256,
 ) -> MemoryPlan:
     """Size the KV pool from what is left after weights and activations (vLLM's method)."""
     usable = int(memory_bytes_per_gpu * gpu_memory_utilization)
     weights = int(cost.weight_bytes_per_gpu)
-    acts = int(cost.activation_bytes_per_gpu(max_num_batched_tokens))
+    acts = int(cost.activation_bytes_per_gpu(max_num_batched_tokens, max_num_seqs))
     kv_bytes = usable - weights - acts
     per_block = max(1, int(cost.kv_bytes_per_token_per_gpu) * block_size)
     blocks = max(0, kv_bytes // per_block)

@@ -49,23 +49,27 @@ notes win. Otherwise the engine's defaults:
   So Llama-3.1-8B (128K) runs chunked at 512 tokens; Llama-3-70B (8K, 8192 tokens) and
   Mixtral-8x7B (32K, 32768 tokens) run unchunked. llmsim mixes whole prompts with decodes in
   one iteration where V0 ran prefill-only iterations; the batch latencies are close either way.
-- otherwise (vLLM V1): max_num_seqs 256, max_num_batched_tokens 2048, chunked prefill on.
+- otherwise (vLLM V1): chunked prefill on; on GPUs of 70 GiB or more other than the A100, 1024
+  sequences and 8192 tokens behind the API server, 16384 offline (vLLM's LLM class); on the others
+  256 sequences and 2048 (offline 8192) tokens (llmsim.config.engine_limits, as in a replay).
 """
 
 from __future__ import annotations
 
-import json
 import re
-from importlib import resources
 
 import msgspec
 
+from llmsim.config.engine_limits import V0_CHUNKED_ABOVE, EngineFamily, default_limits
+from llmsim.config.environment import ServingOptions
+from llmsim.cost import get_hardware, load_model_spec
 from llmsim.validation.names import hardware_id, model_name
 from llmsim.workload.arrivals import ArrivalProcess
 from llmsim.workload.shared_prefix import SharedPrefixSpec
 from llmsim.validation.points import ServingPoint, first_number
 
 DURATION_S = 300.0
+OFFLINE_WORKLOADS = ("static", "burst")  # requests handed to the engine (vLLM's LLM class), no API server
 CLOSED_LOOP_ROUNDS = 10  # requests per client of a closed loop
 _DTYPES = ("bf16", "fp16", "fp8", "int8", "int4")
 
@@ -94,7 +98,7 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def offline(self) -> bool:
         """Requests handed to the engine directly (vLLM's LLM class in benchmark_latency/throughput), no API server."""
-        return self.workload in ("static", "burst")
+        return self.workload in OFFLINE_WORKLOADS
 
     @property
     def conditions(self) -> str:
@@ -127,7 +131,7 @@ def scenario_for(point: ServingPoint, duration_s: float = DURATION_S) -> Scenari
     model = model_name(point)
     workload, process, rate, requests = _workload(point, duration_s)
     inputs, outputs = _lengths(point)
-    seqs, tokens, chunked = _limits(point, model)
+    seqs, tokens, chunked = _limits(point, model, offline=workload in OFFLINE_WORKLOADS)
     if workload == "static":
         seqs = requests
     return Scenario(model=model, hardware=hardware_id(point), tp=point.tp, dtype=_dtype(point), max_num_seqs=seqs,
@@ -192,20 +196,22 @@ def _dtype(point: ServingPoint) -> str:
     raise point.error("precision", f"unknown precision {point.precision!r}", "one of " + ", ".join(_DTYPES))
 
 
-def _limits(point: ServingPoint, model: str) -> tuple[int, int, bool]:
-    """(max_num_seqs, max_num_batched_tokens, chunked prefill): the notes, else the engine's defaults."""
+def _limits(point: ServingPoint, model: str, *, offline: bool) -> tuple[int, int, bool]:
+    """(max_num_seqs, max_num_batched_tokens, chunked prefill): the notes, else the engine's defaults
+    for the row's GPU (llmsim.config.engine_limits, as a replay's are)."""
     seqs = re.search(r"max_num_seqs\s*[=:]?\s*(\d+)", point.notes)
     tokens = re.search(r"max_num_batched_tokens\s*[=:]?\s*(\d+)", point.notes)
     chunk = re.search(r"chunked[ _-]prefill\s+(on|off)", point.notes, re.IGNORECASE)
-    if _is_v0(point):
-        max_len = _max_model_len(model)
-        chunked = max_len > 32768
-        default_tokens = 512 if chunked else max(max_len, 2048)
-    else:
-        chunked, default_tokens = True, 2048
+    hw = get_hardware(hardware_id(point))
+    max_len = load_model_spec(model).max_position_embeddings
+    family: EngineFamily = "vllm-v0" if _is_v0(point) else "vllm-v1"
+    limits = ServingOptions(max_num_seqs=int(seqs.group(1)) if seqs else None,
+                            max_num_batched_tokens=int(tokens.group(1)) if tokens else None).with_limits(
+        default_limits(family, hw.id, hw.memory_bytes, offline=offline, max_model_len=max_len))
+    chunked = max_len > V0_CHUNKED_ABOVE if family == "vllm-v0" else True
     if chunk:
         chunked = chunk.group(1).lower() == "on"
-    return (int(seqs.group(1)) if seqs else 256, int(tokens.group(1)) if tokens else default_tokens, chunked)
+    return limits.seq_limit, limits.token_budget, chunked
 
 
 def _async_scheduling(point: ServingPoint) -> bool:
@@ -241,10 +247,4 @@ def _is_v0(point: ServingPoint) -> bool:
     return version is not None and int(version.group(1)) < 7
 
 
-def _max_model_len(model: str) -> int:
-    """max_position_embeddings of a shipped config (vLLM's default max_model_len); 4096 if unknown."""
-    try:
-        config = json.loads(resources.files("llmsim.cost").joinpath("model_configs", model, "config.json").read_bytes())
-    except (OSError, ValueError):
-        return 4096
-    return int(config.get("max_position_embeddings", 4096))
+

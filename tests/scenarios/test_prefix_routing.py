@@ -59,7 +59,8 @@ def test_prefix_affinity_finds_more_of_a_shared_prefix_trace_than_random(tmp_pat
     rates = {}
     for policy in ("random", "prefix-affinity", "prefix-scorer"):
         opts = ReplayOptions(input=str(trace), n_engines=4, hardware="nvidia_H100_SXM", model="llama-3.1-8b-instruct",
-                             routing_policy=policy, gpu_memory_utilization=0.21, write_outputs=False, quiet=True)
+                             routing_policy=policy, gpu_memory_utilization=0.21, write_outputs=False, quiet=True,
+                             max_num_batched_tokens=2048)  # the activation reserve the 768 blocks were sized with
         stats = run_replay(opts).stats
         assert stats["requests"]["completed"] == 400 and stats["invariants"]["ok"]
         rates[policy] = stats["prefix_cache"]["hit_rate"]

@@ -131,3 +131,14 @@ def test_sharegpt_lengths_follow_the_tokenizer() -> None:
     assert 190 < sum(out3) / 200 < 210 and sum(out2) > 1.1 * sum(out3)
     assert out3[-1] > 5 * out3[100]  # the longest answer is far above the median (a heavy tail)
     assert all(4 <= i <= 1024 and i + o <= 2048 for i, o in l3 + l2)  # vLLM's sampler filter
+
+
+@pytest.mark.parametrize(("gpu", "arrival", "value", "limits"), [
+    ("H100-SXM-80GB", "qps", "4 (Poisson)", (1024, 8192)), ("H100-SXM-80GB", "offline", "all 200 at once", (1024, 16384)),
+    ("A100-SXM4-80GB", "qps", "4 (Poisson)", (256, 2048)), ("A100-SXM4-80GB", "offline", "all 200 at once", (256, 8192)),
+])
+def test_v1_rows_without_limits_get_the_gpus_defaults(gpu: str, arrival: str, value: str,
+                                                      limits: tuple[int, int]) -> None:
+    """A V1 row that does not state its limits runs with vLLM V1's defaults for its GPU, as a replay does."""
+    s = scenario_for(_point(engine_version="0.11.0", gpu=gpu, arrival=arrival, arrival_value=value))
+    assert (s.max_num_seqs, s.max_num_batched_tokens) == limits
