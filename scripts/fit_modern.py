@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from llmsim.validation import read_points, shipped_points_path  # noqa: E402
 from llmsim.validation.fit import (  # noqa: E402
-    ENGINES, GENERATIONS, GENERIC, START, ModernParams, family_map, fit, loss, shipped_params,
+    ENGINES, GENERATIONS, GENERIC, PUBLISHED, START, ModernParams, family_map, fit, loss, shipped_params,
 )
 from llmsim.validation.report import mape_by  # noqa: E402
 
@@ -32,16 +32,19 @@ CALIBRATION = ROOT / "llmsim" / "cost" / "data" / "calibration.json"
 
 def write(data: dict, params: ModernParams, fit_loss: float, mape_pct: float, n: int, iters: int) -> None:
     """Replace the modern families and their profiles in calibration.json (2023 profiles kept)."""
-    names = {f"{e}-{g}" for e in ENGINES for g in (*GENERATIONS, GENERIC)}
+    generations = (*GENERATIONS, *PUBLISHED, GENERIC)
+    names = {f"{e}-{g}" for e in ENGINES for g in generations}
     profiles = [p for p in data["profiles"] if p["name"] not in names]
     import msgspec
 
     for engine in ENGINES:
-        for generation in (*GENERATIONS, GENERIC):
-            prof = msgspec.structs.replace(
-                params.profile(engine, generation), fit_mape_pct=round(mape_pct, 2),
-                how=f"fitted by scripts/fit_modern.py on {n} serving points of both engine generations "
-                    f"(mean capped |log error| {fit_loss:.4f}; fit_mape_pct over all of them)")
+        for generation in generations:
+            how = (f"fitted by scripts/fit_modern.py on {n} serving points of both engine generations "
+                   f"(mean capped |log error| {fit_loss:.4f}; fit_mape_pct over all of them)")
+            if generation in PUBLISHED:
+                how = ("GEMM and HBM fractions from published microbenchmarks (llmsim.validation.fit.PUBLISHED; "
+                       f"no serving measurement of this GPU), the rest {how}")
+            prof = msgspec.structs.replace(params.profile(engine, generation), fit_mape_pct=round(mape_pct, 2), how=how)
             profiles.append(msgspec.to_builtins(prof))
     data["profiles"] = profiles
     data["families"] = {**data["families"], **{e: family_map(e) for e in ENGINES}}
