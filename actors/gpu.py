@@ -22,6 +22,7 @@ from llmsim.batching.scheduler import BatchPlan
 from llmsim.batching.sequence import Sequence
 from llmsim.batching.step import StepOutput
 from llmsim.config.environment import Role, ServingOptions
+from llmsim.cost.precision import Precision, precision_text
 from llmsim.kernel.actor import Actor, handles
 from llmsim.kernel.mailbox import PHASE_ITERATION_END, PHASE_SCHEDULE
 from llmsim.output.events import RequestQueued, TransferFinished, end_event
@@ -264,7 +265,7 @@ class GpuActor(Actor):
 
     @handles(CollectStats)
     def on_collect(self, msg: CollectStats) -> None:
-        pool, itl = self.engine.pool, self.engine.itl
+        pool, itl, d = self.engine.pool, self.engine.itl, self.deployment
         self.ctx.send(self.global_engine, GpuStats(
             replica=self.name, node=self.node, gpu_type=self.gpu_type, model=self.deployment.model,
             tp=self.deployment.tp, kv_peak_blocks=pool.peak, kv_total_blocks=pool.total, kv_used_blocks_at_end=pool.used,
@@ -272,4 +273,5 @@ class GpuActor(Actor):
             kv_block_imbalance=self.engine.block_imbalance(),
             kv_cached_blocks_at_end=0 if self.engine.cache is None else self.engine.cache.evictable, role=self.role,
             max_num_seqs=self.opts.seq_limit, max_num_batched_tokens=self.opts.token_budget,
+            precision=precision_text(Precision(d.weight_bits, d.activation_bits, d.kv_bits, d.int_compute)),
             **msgspec.structs.asdict(self.engine.counters)))

@@ -62,7 +62,7 @@ class NodeContext(msgspec.Struct, frozen=True, kw_only=True):
     hardware_file: str | None = None
     step_mode: bool = False
     load_report_interval_ns: int = 0
-    precision_override: Precision | None = None
+    precision_override: Callable[[Precision | None], Precision | None] | None = None  # --dtype, --kv-cache-dtype
     serving_override: Callable[[ServingOptions], ServingOptions] | None = None
     host_kv_cache_gb: float | None = None  # the command line's, for every node (None: each node's own)
     kv: str = ""  # the KvTransfer actor (disaggregation)
@@ -107,7 +107,9 @@ class NodeActor(Actor):
         memory_bytes = gpu_memory_bytes(self.spec, gpu_type, self.nctx.hardware_file)
         opts = placed_options(self._options(dep), model, gpu_type, memory_bytes, self.nctx.engine_family,
                               self.nctx.offline)
-        precision = self.nctx.precision_override or (dep.precision if dep is not None else None)
+        precision = dep.precision if dep is not None else None
+        if self.nctx.precision_override is not None:
+            precision = self.nctx.precision_override(precision)
         d, mem = size_replica(model, gpu_type, gpus=self.gpus[gpu_type], memory_bytes=memory_bytes,
                               opts=opts, precision=precision, calibration=self.nctx.calibration,
                               hardware_file=self.nctx.hardware_file, tp=dep.tp if dep is not None else None,

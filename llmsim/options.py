@@ -20,6 +20,7 @@ class ReplayOptions(msgspec.Struct, kw_only=True):
     hardware_file: str | None = None
     tp: int = 1
     dtype: str | None = None
+    kv_cache_dtype: str | None = None  # vLLM's --kv-cache-dtype: auto (the deployment's), fp8, fp16, bf16
     model: str | None = None
     default_model: str | None = None  # no default: a run never guesses a model
     trace_format: str = "auto"

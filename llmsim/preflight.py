@@ -115,7 +115,8 @@ def fits_somewhere(model: str, offers: list[GpuOffer], serving: ServingOptions, 
 
 
 def check_deployments_fit(env: Environment, path: str, serving_override: Callable[[ServingOptions], ServingOptions]
-                          | None, dtype_precision: Precision | None, calibration: str | None,
+                          | None, precision_override: Callable[[Precision | None], Precision | None] | None,
+                          calibration: str | None,
                           hardware_file: str | None, engine: EngineFamily = "vllm-v1", offline: bool = False) -> None:
     """Every start-up deployment's model fits (weights and some KV cache) at its tp on some GPU type of
     its node, as the node will size it; else a ConfigError saying what would fit."""
@@ -126,7 +127,7 @@ def check_deployments_fit(env: Environment, path: str, serving_override: Callabl
         for j, dep in enumerate(node.deployments):
             serving = dep.serving or env.defaults
             serving = serving_override(serving) if serving_override is not None else serving
-            precision = dtype_precision or dep.precision
+            precision = precision_override(dep.precision) if precision_override is not None else dep.precision
             reasons, smallest = [], None
             for gpu_type, count in zip(node.gpu_types, node.gpu_count_per_type):
                 if count < dep.tp:

@@ -21,6 +21,7 @@ from llmsim.config.environment import MAX_GPUS
 from llmsim.config import Environment, NodeSpec, ServingOptions, legacy_environment, load_env_changes, load_environment
 from llmsim.cost import get_hardware, hardware_ids, load_model_spec, precision_from_dtype, resolve_model_name, with_interconnect
 from llmsim.cost.cost_model import custom_all_reduce_possible
+from llmsim.cost.precision import Precision, with_kv_cache_dtype
 from llmsim.cost.calibration import get_profile, resolve_profile_name
 from llmsim.cost.fidelity import run_fidelity
 from llmsim.errors import ConfigError, InputFileError, LlmsimError, OutputError, UnknownModelError, UsageError
@@ -81,8 +82,7 @@ def build_environment(opts: ReplayOptions) -> Environment:
         env = load_environment(opts.environment, known)
         _check_deployment_models(env, opts.environment)
         _check_interconnects(env, opts.environment, opts.hardware_file)
-        check_deployments_fit(env, opts.environment, serving_override(opts),
-                              precision_from_dtype(opts.dtype) if opts.dtype else None, opts.calibration,
+        check_deployments_fit(env, opts.environment, serving_override(opts), precision_override(opts), opts.calibration,
                               opts.hardware_file, engine=opts.engine or "vllm-v1", offline=opts.offline)
     else:
         if opts.hardware not in known:
@@ -177,6 +177,19 @@ def serving_override(opts: ReplayOptions) -> Callable[[ServingOptions], ServingO
     return lambda base: msgspec.structs.replace(base, **fields)
 
 
+def precision_override(opts: ReplayOptions) -> Callable[[Precision | None], Precision | None] | None:
+    """--dtype replaces every deployment's precision, --kv-cache-dtype its KV cache (None: neither given)."""
+    dtype, kv = opts.dtype, opts.kv_cache_dtype
+    if dtype is None and kv is None:
+        return None
+
+    def apply(precision: Precision | None) -> Precision | None:
+        base = precision_from_dtype(dtype) if dtype else precision
+        return with_kv_cache_dtype(base or Precision(), kv) if kv else base
+
+    return apply
+
+
 def timed_requests(opts: ReplayOptions, rng: np.random.Generator) -> Iterator[tuple[int, TraceRequest]]:
     """The trace streamed with its arrival times (windowed, scaled or generated)."""
     check_option_conflicts(opts)
@@ -226,7 +239,8 @@ def preflight(opts: ReplayOptions, env: Environment) -> None:
     serving = env.defaults
     override = serving_override(opts)
     serving = override(serving) if override is not None else serving
-    precision = precision_from_dtype(opts.dtype) if opts.dtype else None
+    by_flags = precision_override(opts)
+    precision = by_flags(None) if by_flags is not None else None
     offers = gpu_offers(env, changes, opts.hardware_file)
     checker = ModelChecker(lambda model: fits_somewhere(model, offers, serving, precision, opts.calibration,
                                                         opts.hardware_file, opts.engine or "vllm-v1", opts.offline),
@@ -250,7 +264,7 @@ class Cluster:
             loading=env.model_loading_config, defaults=env.defaults, calibration=opts.calibration,
             hardware_file=opts.hardware_file, step_mode=opts.step_mode,
             load_report_interval_ns=s_to_ns(opts.load_report_interval),
-            precision_override=precision_from_dtype(opts.dtype) if opts.dtype else None,
+            precision_override=precision_override(opts),
             serving_override=serving_override(opts), host_kv_cache_gb=opts.host_kv_cache_gb,
             kv=KV, layerwise_overlap=env.disaggregation.layerwise_overlap,
             engine_family=opts.engine or "vllm-v1", offline=opts.offline,
@@ -512,7 +526,7 @@ def describe_deployment(cluster: Cluster, collector: StatsCollector) -> Deployme
         return "none" if opts.calibration is None else resolve_profile_name(opts.calibration, gpu_type)
 
     replicas = group_replicas([(g.model, g.gpu_type, g.tp, g.node, profile(g.gpu_type), g.role, g.max_num_seqs,
-                                g.max_num_batched_tokens) for g in collector.gpus])
+                                g.max_num_batched_tokens, g.precision) for g in collector.gpus])
     loads = collector.loads
     start, start_from = start_of(opts, env.model_loading_config.preload_models)
     return Deployment(

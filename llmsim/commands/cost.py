@@ -17,6 +17,8 @@ def add_model_args(parser: argparse.ArgumentParser, *, model_required: bool = Tr
     parser.add_argument("--hardware-file", help="JSON file with extra GPUs ({\"gpus\": [...]})")
     parser.add_argument("--tp", type=int_range(1, 1024), default=1, help="tensor-parallel degree (default 1)")
     parser.add_argument("--dtype", default="fp16", help="fp16, bf16, fp8, int8 or int4 (default fp16)")
+    parser.add_argument("--kv-cache-dtype", choices=["auto", "fp8", "fp16", "bf16"], default="auto",
+                        help="KV cache precision (vLLM's flag; auto, the default: 16-bit)")
     parser.add_argument("--calibration", default="default",
                         help="calibration profile: default, none (pure roofline) or a profile name")
     parser.add_argument("--batch", type=int_range(1, 1_000_000), default=1, help="sequences in the batch (default 1)")
@@ -48,7 +50,8 @@ def build_cost_model(args: argparse.Namespace):  # noqa: ANN201 - CostModel, imp
         err.field = err.field or "--model"
         raise
     calibration = None if args.calibration == "none" else args.calibration
-    return CostModel(spec, hw, tp=args.tp, precision=precision_from_dtype(args.dtype), calibration=calibration)
+    return CostModel(spec, hw, tp=args.tp, precision=precision_from_dtype(args.dtype, args.kv_cache_dtype),
+                     calibration=calibration)
 
 
 def context_len(args: argparse.Namespace) -> int:

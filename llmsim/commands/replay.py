@@ -88,7 +88,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hardware", help="GPU id for --n-engines (default nvidia_A100)")
     p.add_argument("--hardware-file", help="JSON file adding GPU types to the hardware table")
     p.add_argument("--tp", type=_tp, help="tensor-parallel degree in --n-engines mode (default 1)")
-    p.add_argument("--dtype", choices=["fp16", "bf16", "fp8", "int8", "int4"], help="precision of every deployment")
+    p.add_argument("--dtype", choices=["fp16", "bf16", "fp8", "int8", "int4"],
+                   help="precision of every deployment (fp8: W8A8 FP8, vLLM's --quantization fp8)")
+    p.add_argument("--kv-cache-dtype", choices=["auto", "fp8", "fp16", "bf16"],
+                   help="KV cache precision of every deployment (vLLM's flag; auto, the default: 16-bit, "
+                        "whatever the weights, or env.json's kv_bits)")
     p.add_argument("--model", help="override every request's model (known name, or folder/file with config.json)")
     p.add_argument("--default-model",
                    help="model for requests whose trace has no model field (needed when the trace names none, "

@@ -94,6 +94,7 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True):
     async_scheduling: bool = True
     custom_all_reduce: bool = True
     shared_prefix: SharedPrefixSpec | None = None
+    kv_cache_dtype: str | None = None  # None: vLLM's auto (16-bit)
 
     @property
     def offline(self) -> bool:
@@ -120,6 +121,7 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True):
         cache += "" if self.async_scheduling else "; sync scheduling"
         cache += "" if self.custom_all_reduce or self.tp == 1 else "; NCCL all-reduce"
         cache += "; offline" if self.offline else ""
+        cache += "; fp8 KV" if self.kv_cache_dtype == "fp8" else ""
         if self.shared_prefix is not None:
             sp = self.shared_prefix
             lengths += f" ({sp.groups}x{sp.prompts_per_group} prompts, sys {sp.system_tokens})"
@@ -138,7 +140,8 @@ def scenario_for(point: ServingPoint, duration_s: float = DURATION_S) -> Scenari
                     max_num_batched_tokens=tokens, chunked_prefill=chunked, workload=workload, process=process,
                     rate=rate, requests=requests, input_tokens=inputs, output_tokens=outputs,
                     prefix_caching=not _is_v0(point), async_scheduling=_async_scheduling(point),
-                    custom_all_reduce=_custom_all_reduce(point), shared_prefix=_shared_prefix(point, inputs))
+                    custom_all_reduce=_custom_all_reduce(point), shared_prefix=_shared_prefix(point, inputs),
+                    kv_cache_dtype=_kv_cache_dtype(point))
 
 
 def _shared_prefix(point: ServingPoint, inputs: int | None) -> SharedPrefixSpec | None:
@@ -194,6 +197,13 @@ def _dtype(point: ServingPoint) -> str:
         if dtype in text:
             return dtype
     raise point.error("precision", f"unknown precision {point.precision!r}", "one of " + ", ".join(_DTYPES))
+
+
+def _kv_cache_dtype(point: ServingPoint) -> str | None:
+    """fp8 where the precision or the notes say the KV cache is FP8 (`kv_cache_dtype=fp8`, "FP8 KV"); else
+    None, vLLM's auto: the KV cache in the model's 16-bit dtype, also under FP8 weights."""
+    text = f"{point.precision} {point.notes}".lower().replace("-", "_")
+    return "fp8" if re.search(r"kv_cache_dtype\s*[=:]?\s*fp8|fp8[ _]kv", text) else None
 
 
 def _limits(point: ServingPoint, model: str, *, offline: bool) -> tuple[int, int, bool]:

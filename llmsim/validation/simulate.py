@@ -65,7 +65,7 @@ def simulate(scenario: Scenario, calibration: Calibration = "default") -> dict[s
         open_loop = scenario.workload == "open"
         opts = ReplayOptions(
             input=path, trace_format="llmsim", n_engines=1, hardware=scenario.hardware, tp=scenario.tp,
-            model=scenario.model, dtype=scenario.dtype, calibration=calibration_name(calibration, scenario.hardware),
+            model=scenario.model, dtype=scenario.dtype, kv_cache_dtype=scenario.kv_cache_dtype, calibration=calibration_name(calibration, scenario.hardware),
             max_num_seqs=scenario.max_num_seqs, max_num_batched_tokens=scenario.max_num_batched_tokens,
             enable_chunked_prefill=scenario.chunked_prefill, enable_prefix_caching=scenario.prefix_caching,
             async_scheduling=scenario.async_scheduling,

@@ -138,3 +138,13 @@ def test_custom_allreduce_needs_nvlink_beyond_two_gpus(hw: str, tp: int, custom:
     off = _cm("llama-2-7b-hf", hw=hw, tp=tp, calibration=prof, custom_all_reduce=False)
     assert (on.custom_allreduce_latency_s is not None) is custom
     assert (on.allreduce_s(8) < off.allreduce_s(8)) is custom
+
+
+def test_kv_cache_dtype_is_vllms() -> None:
+    """fp8 quantises weights and activations; the KV cache is 16-bit unless --kv-cache-dtype says fp8."""
+    from llmsim.errors import UsageError
+
+    assert precision_from_dtype("fp8").kv_bits == 16 and precision_from_dtype("fp8", "auto").kv_bits == 16
+    assert precision_from_dtype("fp8", "fp8").kv_bits == 8 and precision_from_dtype("bf16", "fp8").weight_bits == 16
+    with pytest.raises(UsageError):
+        precision_from_dtype("fp16", "fp4")

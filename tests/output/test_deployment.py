@@ -30,8 +30,8 @@ def test_bundled_run_begins_with_what_ran_and_ends_with_the_outputs(tmp_path: Pa
     assert "4 x nvidia_A100 (NVIDIA A100 40GB PCIe; 80 GB per GPU from env.json)" in head
     assert "2 x nvidia_H100 (NVIDIA H100 SXM5 80GB)" in head  # 80 GB there is the card's own: nothing to say
     # vLLM V1's batch limits by GPU: A100s keep the small defaults, 80 GB H100s get the large ones.
-    assert "4 x llama-3.1-8b-instruct TP1 on nvidia_A100 (node 1, batches up to 256 seqs / 2048 tokens)" in head
-    assert "2 x llama-3.1-8b-instruct TP1 on nvidia_H100 (node 2, batches up to 1024 seqs / 8192 tokens)" in head
+    assert "4 x llama-3.1-8b-instruct TP1 16-bit on nvidia_A100 (node 1, batches up to 256 seqs / 2048 tokens)" in head
+    assert "2 x llama-3.1-8b-instruct TP1 16-bit on nvidia_H100 (node 2, batches up to 1024 seqs / 8192 tokens)" in head
     stats = json.loads((tmp_path / "stats.json").read_text())
     d = msgspec.convert(stats["deployment"], Deployment)
     assert d.async_scheduling == [True] and not d.offline and d.frontend_overhead_ms > 0
@@ -50,8 +50,8 @@ def test_disaggregated_replicas_are_listed_by_role(capsys: pytest.CaptureFixture
 
     lines = summary(capsys, "--no-outputs", "--environment", str(EXAMPLES / "env_disagg.json"), "--limit", "20")
     replicas = next(line for line in lines if line.startswith("replicas at the end:"))
-    assert "2 x llama-3.1-8b-instruct TP1 prefill on nvidia_H100_SXM (node 1" in replicas
-    assert "6 x llama-3.1-8b-instruct TP1 decode on nvidia_H100_SXM (node 1" in replicas
+    assert "2 x llama-3.1-8b-instruct TP1 16-bit prefill on nvidia_H100_SXM (node 1" in replicas
+    assert "6 x llama-3.1-8b-instruct TP1 16-bit decode on nvidia_H100_SXM (node 1" in replicas
 
 
 def test_sync_scheduling_and_offline_are_said(capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,8 +115,9 @@ def test_identical_nodes_are_said_once() -> None:
 
 
 def test_renderer_groups_replicas_and_names_everything() -> None:
-    groups = group_replicas([("m/a", "g1", 2, 1, "p", "both", 1024, 8192), ("m/a", "g1", 2, 2, "p", "both", 1024, 8192),
-                             ("m/b", "g2", 1, 2, "q", "both", 256, 2048)])
+    groups = group_replicas([("m/a", "g1", 2, 1, "p", "both", 1024, 8192, "fp8"),
+                             ("m/a", "g1", 2, 2, "p", "both", 1024, 8192, "fp8"),
+                             ("m/b", "g2", 1, 2, "q", "both", 256, 2048, "16-bit, fp8 KV")])
     assert [(g.model, g.replicas, g.nodes) for g in groups] == [("m/a", 2, [1, 2]), ("m/b", 1, [2])]
     d = Deployment(input="t.jsonl", environment="env.json", environment_changes=3, models=["m/a", "m/b"],
                    nodes=[NodeGpus(node=1, name="x", gpus={"g1": 4})], gpu_names={"g1": "Card One"},
@@ -126,8 +127,8 @@ def test_renderer_groups_replicas_and_names_everything() -> None:
     lines = header_lines(d)
     assert lines[0] == "ran: a, b on env.json, 3 environment change(s); input t.jsonl"
     assert lines[1] == "cluster: node 1 (x): 4 x g1 (Card One)"
-    assert lines[2] == ("replicas at the end: 2 x a TP2 on g1 (nodes 1,2, batches up to 1024 seqs / 8192 tokens); "
-                        "1 x b TP1 on g2 (node 2, batches up to 256 seqs / 2048 tokens)")
+    assert lines[2] == ("replicas at the end: 2 x a TP2 fp8 on g1 (nodes 1,2, batches up to 1024 seqs / 8192 tokens); "
+                        "1 x b TP1 16-bit, fp8 KV on g2 (node 2, batches up to 256 seqs / 2048 tokens)")
     assert lines[3] == "engine: calibration default (p, q); async scheduling on some deployments; API server 7.2 ms per request"
     assert lines[4] == "routing least-loaded; re-provisioning random"
     assert lines[5] == "start: cold (--cold-start); model loads: 1, 2.2 s longest; 1 request waited for one"

@@ -111,6 +111,24 @@ def test_results_move_with_hardware_and_dtype(tmp_path: Path) -> None:
     assert h100 < a100 and h100_fp8 < h100
 
 
+def test_fp8_kv_cache_doubles_the_kv_blocks_only_when_asked(tmp_path: Path) -> None:
+    """--dtype fp8 is vLLM's --quantization fp8: the KV cache stays 16-bit (its --kv-cache-dtype auto);
+    --kv-cache-dtype fp8 halves a block's bytes, so about twice the blocks fit, and the summary says so."""
+    trace = write_trace(tmp_path / "t.jsonl", 10, rate=5, model="llama-3.1-8b-instruct")
+
+    def replica(*extra: str) -> tuple[int, str]:
+        stats = replay(tmp_path / "_".join(extra).replace("-", ""), "--input", str(trace), "--n-engines", "1",
+                       "--hardware", "nvidia_L4", *extra)
+        gpu = next(g for node in stats["nodes"].values() for g in node["gpus"])
+        return gpu["kv_total_blocks"], stats["deployment"]["replicas"][0]["precision"]
+
+    w8, w8_kv8 = replica("--dtype", "fp8"), replica("--dtype", "fp8", "--kv-cache-dtype", "fp8")
+    w16_kv8 = replica("--kv-cache-dtype", "fp8")
+    assert (w8[1], w8_kv8[1], w16_kv8[1]) == ("fp8", "fp8, fp8 KV", "16-bit, fp8 KV")
+    assert w8_kv8[0] == pytest.approx(2 * w8[0], rel=0.01)
+    assert w16_kv8[0] < w8_kv8[0]  # 16-bit weights leave less room
+
+
 def test_gpus_of_a_new_type_make_a_node_the_router_can_provision(tmp_path: Path) -> None:
     """GPUs of a type no node has join as a new node; requests for a second model are served there."""
     env = {"nodes": [{"node_id": 1, "name": "a", "gpu_types": ["nvidia_A100"], "gpu_count_per_type": [1],

@@ -142,3 +142,10 @@ def test_v1_rows_without_limits_get_the_gpus_defaults(gpu: str, arrival: str, va
     """A V1 row that does not state its limits runs with vLLM V1's defaults for its GPU, as a replay does."""
     s = scenario_for(_point(engine_version="0.11.0", gpu=gpu, arrival=arrival, arrival_value=value))
     assert (s.max_num_seqs, s.max_num_batched_tokens) == limits
+
+
+@pytest.mark.parametrize(("precision", "notes", "kv"), [("FP8", "", None), ("FP8", "kv_cache_dtype=fp8", "fp8"),
+                                                        ("FP8 (FP8 KV)", "", "fp8"), ("BF16", "", None)])
+def test_fp8_rows_keep_a_16_bit_kv_cache_unless_they_say_so(precision: str, notes: str, kv: str | None) -> None:
+    """FP8 weights (vLLM's --quantization fp8) keep the KV cache 16-bit, as vLLM's --kv-cache-dtype auto does."""
+    assert scenario_for(_point(precision=precision, notes=notes)).kv_cache_dtype == kv
