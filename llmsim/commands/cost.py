@@ -76,6 +76,7 @@ def report(args: argparse.Namespace) -> dict:
         "hardware": cm.hw.id,
         "tp": cm.tp,
         "dtype": args.dtype,
+        "kv_cache_dtype": "fp8" if cm.precision.kv_bits == 8 else "16-bit",
         "calibration": cm.profile.name,
         "batch": batch,
         "input_len": length,
@@ -116,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
         return 0
-    print(f"{data['model']} on {data['tp']}x {data['hardware']} ({data['dtype']}, calibration {data['calibration']})")
+    kv = ", fp8 KV" if data["kv_cache_dtype"] == "fp8" else ""
+    print(f"{data['model']} on {data['tp']}x {data['hardware']} ({data['dtype']}{kv}, calibration {data['calibration']})")
     print(f"prefill  batch {data['batch']} x {data['input_len']} tokens: {data['prefill_s'] * 1e3:10.3f} ms")
     print(f"decode   batch {data['batch']} at context {data['context_len']}: {data['decode_step_s'] * 1e3:10.3f} ms")
     print(f"weights per GPU {data['weight_bytes_per_gpu'] / 2**30:.2f} GiB; "
