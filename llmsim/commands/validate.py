@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             raise UsageError(f"no rows of source {unknown[0]!r}", field="--source", expected="one of " + ", ".join(known))
         points = [p for p in points if p.source in args.source]
+    points = _simulable(points, args.duration)
     if args.cross_validate:
         return _cross_validate(points, args.cv_iters, args.duration)
     hardware = sorted({hardware_id(p) for p in points})
@@ -86,6 +87,29 @@ def run(args: argparse.Namespace) -> int:
         if worst is not None and worst["mape_pct"] > args.max_mape:
             return 1
     return 0
+
+
+def _simulable(points: list, duration_s: float) -> list:  # type: ignore[type-arg]
+    """The rows llmsim can simulate. A row naming a model, GPU, precision, metric or workload it does not
+    know is left out with one line on stderr (file, line, field, what was expected); none left is an error."""
+    from llmsim.validation import PointsError, scenario_for
+
+    kept, skipped = [], []
+    for point in points:
+        try:
+            scenario_for(point, duration_s)
+        except PointsError as unknown:
+            skipped.append(unknown)
+            continue
+        kept.append(point)
+    if skipped and not kept:
+        raise skipped[0]  # nothing to simulate: the first row's reason is the error
+    for left_out in skipped:
+        print(f"llmsim validate: row left out: {left_out.one_line()}", file=sys.stderr)
+    if skipped:
+        print(f"llmsim validate: {len(skipped)} of {len(points)} rows left out, {len(kept)} simulated",
+              file=sys.stderr)
+    return kept
 
 
 def _cross_validate(points: list, iters: int, duration_s: float) -> int:  # type: ignore[type-arg]

@@ -10,7 +10,8 @@ Models (first match wins; the row's name lower-cased, any `org/` prefix kept):
 GPUs: an H100 named without "PCIe" (SXM, or a CI node that does not say) -> nvidia_H100_SXM;
   A100 80 GB (SXM4 or "SXM assumed") -> nvidia_A100_80G_SXM, with "PCIe" -> nvidia_A100_80G_PCIe;
   A100 40 GB (Lambda's are SXM4) -> nvidia_A100_SXM, with "PCIe" -> nvidia_A100; H200, B200, A800,
-  L40S, L4, A6000, A40, V100 and MI300X by name; a llmsim hardware id is used as it is.
+  L40S, L40, L4, A10 (and AWS's A10G), A6000, A40, V100 and MI300X by name; a llmsim hardware id is
+  used as it is.
 Model class (for the MAPE table): llmsim.cost.fidelity.model_class of the config (moe, or dense
 by parameter count), the same classes a run's `fidelity` section is looked up by.
 """
@@ -49,6 +50,8 @@ _GPUS: tuple[tuple[str, str], ...] = (
     (r"a100.*40", "nvidia_A100_SXM"),
     (r"a800", "nvidia_A800_80G_SXM"),
     (r"l40s", "nvidia_L40S"),
+    (r"(?<![a-z0-9])l40(?![0-9a-z])", "nvidia_L40"),
+    (r"(?<![a-z0-9])a10g?(?![0-9a-z])", "nvidia_A10"),  # AWS's A10G: the same GA102 die, 24 GB at 600 GB/s
     (r"(?<![a-z0-9])l4(?![0-9])", "nvidia_L4"),
     (r"a6000", "nvidia_A6000"),
     (r"(?<![a-z0-9])a40(?![0-9])", "nvidia_A40S"),
@@ -81,8 +84,8 @@ def hardware_id(point: ServingPoint) -> str:
         if re.search(pattern, text):
             return hw
     raise point.error("gpu", f"unknown GPU {point.gpu!r}",
-                      "a GPU name llmsim knows (H100, H200, B200, A100, A800, L40S, L4, A6000, A40, V100, "
-                      "MI300X) or a llmsim hardware id (llmsim hardware)")
+                      "a GPU name llmsim knows (H100, H200, B200, A100, A800, L40S, L40, L4, A10, A10G, A6000, "
+                      "A40, V100, MI300X) or a llmsim hardware id (llmsim hardware)")
 
 
 def model_class(model: str) -> str:

@@ -139,6 +139,18 @@ def test_bad_csv_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFi
     assert err.count("\n") == 1 and err.startswith(f"llmsim: error: {path}{expected}")
 
 
+def test_rows_of_unknown_gpus_are_left_out_and_said(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A CSV where some rows name a GPU llmsim does not know: those rows are left out, each with one line
+    naming file, line and field; the rest are simulated and reported (exit 0)."""
+    path = tmp_path / "mixed.csv"
+    path.write_text(HEADER + GOOD + GOOD.replace("H100-SXM-80GB", "Gaudi3") + GOOD.replace("H100-SXM-80GB", "A10G"))
+    code, out, err = _validate(capsys, "--data", str(path))
+    assert code == 0
+    assert f"row left out: {path}:3: gpu: unknown GPU 'Gaudi3'" in err
+    assert "1 of 3 rows left out, 2 simulated" in err
+    assert "overall MAPE" in out and "over 2 points" in out and "nvidia_A10 " in out
+
+
 def test_missing_file_and_unknown_source(small_points: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A missing file or a --source no row has: exit 2, one line."""
     code, _, err = _validate(capsys, "--data", str(tmp_path / "nope.csv"))
