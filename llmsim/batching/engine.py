@@ -151,13 +151,13 @@ class ReplicaEngine:
         """Give KV blocks to offered requests in order while they fit (one block of headroom per running
         sequence is kept for its growth) and the sequence cap allows; the ones that got them."""
         got: list[HandOff] = []
-        bs = self.opts.block_size
+        bs, cap = self.opts.block_size, self.opts.seq_limit
         while self.offered:
             t, h = self.offered[0]
             if horizon is not None and t > horizon:
                 break
             need = blocks_for(h.request.input_tokens, bs)
-            if len(self.running) + len(self.incoming) >= self.opts.seq_limit or \
+            if len(self.running) + len(self.incoming) >= cap or \
                     need + len(self.running) > self.pool.free:
                 break
             seq = Sequence(h.request, now_ns, self.order)

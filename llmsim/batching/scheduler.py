@@ -149,9 +149,9 @@ def _schedule_running(running: list[Sequence], tokens: int, free: int, opts: Ser
 def _schedule_waiting(waiting: Iterable[Sequence], n_running: int, tokens: int, free: int, opts: ServingOptions,
                       plan: BatchPlan, cache: CacheView | None) -> None:
     """Admit waiting sequences in queue order until the budget, the cap or the KV pool stops us."""
-    bs = opts.block_size
+    bs, cap = opts.block_size, opts.seq_limit
     for seq in waiting:
-        if n_running + len(plan.admitted) >= opts.seq_limit:
+        if n_running + len(plan.admitted) >= cap:
             return
         hit, taken = cache.hit(seq) if cache is not None else (0, 0)
         computed, target = (hit * bs, seq.prompt_target) if hit else (seq.computed, seq.prompt_target)
