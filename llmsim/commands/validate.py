@@ -63,14 +63,14 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             raise UsageError(f"no rows of source {unknown[0]!r}", field="--source", expected="one of " + ", ".join(known))
         points = [p for p in points if p.source in args.source]
-    points = _simulable(points, args.duration)
+    points, left_out = _simulable(points, args.duration)
     if args.cross_validate:
         return _cross_validate(points, args.cv_iters, args.duration)
     hardware = sorted({hardware_id(p) for p in points})
     label = _describe(calibration, hardware)  # an unknown profile fails here, before any simulation
     results = evaluate(points, calibration, duration_s=args.duration)
     if args.json:
-        sys.stdout.buffer.write(orjson.dumps(summary(results, label), option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.buffer.write(orjson.dumps(summary(results, label, left_out), option=orjson.OPT_INDENT_2) + b"\n")
     elif args.csv:
         sys.stdout.write(csv_text(results))
     else:
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _simulable(points: list, duration_s: float) -> list:  # type: ignore[type-arg]
+def _simulable(points: list, duration_s: float) -> tuple[list, list[str]]:  # type: ignore[type-arg]
     """The rows llmsim can simulate. A row naming a model, GPU, precision, metric or workload it does not
     know is left out with one line on stderr (file, line, field, what was expected); none left is an error."""
     from llmsim.validation import PointsError, scenario_for
@@ -109,7 +109,7 @@ def _simulable(points: list, duration_s: float) -> list:  # type: ignore[type-ar
     if skipped:
         print(f"llmsim validate: {len(skipped)} of {len(points)} rows left out, {len(kept)} simulated",
               file=sys.stderr)
-    return kept
+    return kept, [left_out.one_line() for left_out in skipped]
 
 
 def _cross_validate(points: list, iters: int, duration_s: float) -> int:  # type: ignore[type-arg]

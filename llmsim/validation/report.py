@@ -29,12 +29,13 @@ def mape_by(results: Sequence[Result], key: Callable[[Result], str]) -> dict[str
     return {name: {"mape_pct": sum(errs) / len(errs), "n": len(errs)} for name, errs in groups.items()}
 
 
-def summary(results: Sequence[Result], calibration: str) -> dict[str, Any]:
-    """The JSON document: every row and the MAPE of every group."""
+def summary(results: Sequence[Result], calibration: str, left_out: Sequence[str] = ()) -> dict[str, Any]:
+    """The JSON document: every row, the MAPE of every group, and the rows left out (why, one line each)."""
     ok = [abs(r.error_pct) for r in results if r.ok]
     return {
         "calibration": calibration,
         "points": [_row(r) for r in results],
+        "left_out": list(left_out),
         "mape": {name: mape_by(results, key) for name, key in GROUPS.items()},
         "overall": {"mape_pct": sum(ok) / len(ok) if ok else math.nan, "n": len(ok),
                     "unpredicted": len(results) - len(ok)},

@@ -149,6 +149,10 @@ def test_rows_of_unknown_gpus_are_left_out_and_said(tmp_path: Path, capsys: pyte
     assert f"row left out: {path}:3: gpu: unknown GPU 'Gaudi3'" in err
     assert "1 of 3 rows left out, 2 simulated" in err
     assert "overall MAPE" in out and "over 2 points" in out and "nvidia_A10 " in out
+    code, out, _ = _validate(capsys, "--data", str(path), "--json")
+    doc = json.loads(out)
+    assert code == 0 and len(doc["points"]) == 2 and len(doc["left_out"]) == 1
+    assert doc["left_out"][0].startswith(f"{path}:3: gpu: unknown GPU 'Gaudi3'")
 
 
 def test_missing_file_and_unknown_source(small_points: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
