@@ -273,5 +273,6 @@ class GpuActor(Actor):
             kv_block_imbalance=self.engine.block_imbalance(),
             kv_cached_blocks_at_end=0 if self.engine.cache is None else self.engine.cache.evictable, role=self.role,
             max_num_seqs=self.opts.seq_limit, max_num_batched_tokens=self.opts.token_budget,
+            chunked_prefill=self.opts.chunked_prefill,
             precision=precision_text(Precision(d.weight_bits, d.activation_bits, d.kv_bits, d.int_compute)),
             **msgspec.structs.asdict(self.engine.counters)))

@@ -526,7 +526,7 @@ def describe_deployment(cluster: Cluster, collector: StatsCollector) -> Deployme
         return "none" if opts.calibration is None else resolve_profile_name(opts.calibration, gpu_type)
 
     replicas = group_replicas([(g.model, g.gpu_type, g.tp, g.node, profile(g.gpu_type), g.role, g.max_num_seqs,
-                                g.max_num_batched_tokens, g.precision) for g in collector.gpus])
+                                g.max_num_batched_tokens, g.chunked_prefill, g.precision) for g in collector.gpus])
     loads = collector.loads
     start, start_from = start_of(opts, env.model_loading_config.preload_models)
     return Deployment(

@@ -68,6 +68,7 @@ class GpuStats(Message, frozen=True, kw_only=True):
     role: str = "both"  # prefill, decode or both (disaggregation)
     max_num_seqs: int = 0  # the replica's batch limits (given, or its engine's default for the GPU)
     max_num_batched_tokens: int = 0
+    chunked_prefill: bool = True
     precision: str = ""  # llmsim.cost.precision.precision_text of the replica's deployment
 
 

@@ -121,7 +121,7 @@ def _schedule_running(running: list[Sequence], tokens: int, free: int, opts: Ser
     """
     decodes = [s for s in running if s.computed >= s.prompt_target]
     order = decodes + [s for s in running if s.computed < s.prompt_target] if len(decodes) < len(running) else decodes
-    bs, chunked, preempted = opts.block_size, opts.enable_chunked_prefill, plan.preempted
+    bs, chunked, preempted = opts.block_size, opts.chunked_prefill, plan.preempted
     for seq in order:
         if preempted and seq in preempted:
             continue
@@ -149,13 +149,13 @@ def _schedule_running(running: list[Sequence], tokens: int, free: int, opts: Ser
 def _schedule_waiting(waiting: Iterable[Sequence], n_running: int, tokens: int, free: int, opts: ServingOptions,
                       plan: BatchPlan, cache: CacheView | None) -> None:
     """Admit waiting sequences in queue order until the budget, the cap or the KV pool stops us."""
-    bs, cap = opts.block_size, opts.seq_limit
+    bs, cap, chunked = opts.block_size, opts.seq_limit, opts.chunked_prefill
     for seq in waiting:
         if n_running + len(plan.admitted) >= cap:
             return
         hit, taken = cache.hit(seq) if cache is not None else (0, 0)
         computed, target = (hit * bs, seq.prompt_target) if hit else (seq.computed, seq.prompt_target)
-        n = _tokens_now(computed, target, tokens, opts.enable_chunked_prefill, plan.empty)
+        n = _tokens_now(computed, target, tokens, chunked, plan.empty)
         if n == 0:
             return
         need = blocks_for(computed + n, bs) - (hit or seq.blocks) + taken

@@ -22,7 +22,7 @@ class ServingOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_num_seqs: int | None = None
     block_size: int = 16
     gpu_memory_utilization: float = 0.9
-    enable_chunked_prefill: bool = True
+    enable_chunked_prefill: bool | None = None  # None: the engine's default (V1 on; V0 only beyond 32K context)
     scheduling: Literal["fcfs", "priority"] = "fcfs"
     enable_prefix_caching: bool = True
     # The scheduler works one iteration ahead of the GPU (vLLM's default since v0.12, PR #27614): a busy
@@ -36,11 +36,24 @@ class ServingOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     def with_limits(self, limits: EngineLimits) -> ServingOptions:
         """These options with the engine's default limits where none were given (vLLM caps a default
         max_num_seqs at the token budget)."""
-        if self.max_num_seqs is not None and self.max_num_batched_tokens is not None:
+        if self.placed:
             return self
         tokens = limits.max_num_batched_tokens if self.max_num_batched_tokens is None else self.max_num_batched_tokens
         seqs = min(limits.max_num_seqs, tokens) if self.max_num_seqs is None else self.max_num_seqs
-        return msgspec.structs.replace(self, max_num_seqs=seqs, max_num_batched_tokens=tokens)
+        chunked = limits.chunked_prefill if self.enable_chunked_prefill is None else self.enable_chunked_prefill
+        return msgspec.structs.replace(self, max_num_seqs=seqs, max_num_batched_tokens=tokens,
+                                       enable_chunked_prefill=chunked)
+
+    @property
+    def placed(self) -> bool:
+        """Every engine default a GPU decides is filled in (given, or by `with_limits`)."""
+        return (self.max_num_seqs is not None and self.max_num_batched_tokens is not None
+                and self.enable_chunked_prefill is not None)
+
+    @property
+    def chunked_prefill(self) -> bool:
+        """enable_chunked_prefill, or on (vLLM V1's) when the options were never placed on a GPU."""
+        return self.enable_chunked_prefill is not False
 
     @property
     def seq_limit(self) -> int:

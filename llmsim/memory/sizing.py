@@ -21,7 +21,7 @@ TP_CHOICES = (1, 2, 4, 8, 16)
 def placed_options(opts: ServingOptions, model: str, gpu_type: str, memory_bytes: int,
                    engine: EngineFamily = "vllm-v1", offline: bool = False) -> ServingOptions:
     """`opts` on this GPU: batch limits not given become the engine's defaults for the GPU and model."""
-    if opts.max_num_seqs is not None and opts.max_num_batched_tokens is not None:
+    if opts.placed:
         return opts
     return opts.with_limits(default_limits(engine, gpu_type, memory_bytes, offline=offline,
                                            max_model_len=load_model_spec(model).max_position_embeddings))

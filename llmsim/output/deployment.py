@@ -33,6 +33,7 @@ class ReplicaGroup(msgspec.Struct, frozen=True, kw_only=True):
     role: str = "both"  # prefill / decode under disaggregation
     max_num_seqs: int = 0  # batch limits: sequences in a batch, tokens in one iteration
     max_num_batched_tokens: int = 0
+    chunked_prefill: bool = True  # False: a prompt runs whole in one iteration (vLLM V0 up to 32K context)
     precision: str = ""  # "fp16", "fp8", "fp8, fp8 KV", ...
 
 
@@ -68,21 +69,22 @@ class Deployment(msgspec.Struct, frozen=True, kw_only=True):
     model_loads: ModelLoads
 
 
-ReplicaRow = tuple[str, str, int, int, str, str, int, int, str]
-"""model, gpu_type, tp, node, calibration profile, role, max_num_seqs, max_num_batched_tokens, precision"""
+ReplicaRow = tuple[str, str, int, int, str, str, int, int, bool, str]
+"""model, gpu_type, tp, node, calibration profile, role, max_num_seqs, max_num_batched_tokens, chunked prefill,
+precision"""
 
 
 def group_replicas(rows: list[ReplicaRow]) -> list[ReplicaGroup]:
     """One group per model, GPU type, TP, profile, role and batch limits, with its count and nodes."""
-    counts: Counter[tuple[str, str, int, str, str, int, int, str]] = Counter()
-    nodes: dict[tuple[str, str, int, str, str, int, int, str], set[int]] = {}
-    for model, gpu_type, tp, node, profile, role, seqs, tokens, precision in rows:
-        key = (model, gpu_type, tp, profile, role, seqs, tokens, precision)
+    counts: Counter[tuple[str, str, int, str, str, int, int, bool, str]] = Counter()
+    nodes: dict[tuple[str, str, int, str, str, int, int, bool, str], set[int]] = {}
+    for model, gpu_type, tp, node, profile, role, seqs, tokens, chunked, precision in rows:
+        key = (model, gpu_type, tp, profile, role, seqs, tokens, chunked, precision)
         counts[key] += 1
         nodes.setdefault(key, set()).add(node)
     return [ReplicaGroup(model=k[0], gpu_type=k[1], tp=k[2], replicas=n, nodes=sorted(nodes[k]),
                          calibration_profile=k[3], role=k[4], max_num_seqs=k[5], max_num_batched_tokens=k[6],
-                         precision=k[7])
+                         chunked_prefill=k[7], precision=k[8])
             for k, n in sorted(counts.items())]
 
 
@@ -134,7 +136,8 @@ def nodes_text(nodes: list[NodeGpus], names: dict[str, str]) -> str:
 def _replica_text(g: ReplicaGroup) -> str:
     where = ("nodes " if len(g.nodes) > 1 else "node ") + ids_text(g.nodes)
     role = "" if g.role == "both" else f" {g.role}"
-    limits = f", batches up to {g.max_num_seqs} seqs / {g.max_num_batched_tokens} tokens" if g.max_num_seqs else ""
+    whole = "" if g.chunked_prefill else ", prompts unchunked"
+    limits = f", batches up to {g.max_num_seqs} seqs / {g.max_num_batched_tokens} tokens{whole}" if g.max_num_seqs else ""
     precision = f" {g.precision}" if g.precision else ""
     return f"{g.replicas} x {_short(g.model)} TP{g.tp}{precision}{role} on {g.gpu_type} ({where}{limits})"
 

@@ -60,7 +60,7 @@ import re
 
 import msgspec
 
-from llmsim.config.engine_limits import V0_CHUNKED_ABOVE, EngineFamily, default_limits
+from llmsim.config.engine_limits import EngineFamily, default_limits
 from llmsim.config.environment import ServingOptions
 from llmsim.cost import get_hardware, load_model_spec
 from llmsim.validation.names import hardware_id, model_name
@@ -216,12 +216,10 @@ def _limits(point: ServingPoint, model: str, *, offline: bool) -> tuple[int, int
     max_len = load_model_spec(model).max_position_embeddings
     family: EngineFamily = "vllm-v0" if _is_v0(point) else "vllm-v1"
     limits = ServingOptions(max_num_seqs=int(seqs.group(1)) if seqs else None,
-                            max_num_batched_tokens=int(tokens.group(1)) if tokens else None).with_limits(
+                            max_num_batched_tokens=int(tokens.group(1)) if tokens else None,
+                            enable_chunked_prefill=chunk.group(1).lower() == "on" if chunk else None).with_limits(
         default_limits(family, hw.id, hw.memory_bytes, offline=offline, max_model_len=max_len))
-    chunked = max_len > V0_CHUNKED_ABOVE if family == "vllm-v0" else True
-    if chunk:
-        chunked = chunk.group(1).lower() == "on"
-    return limits.seq_limit, limits.token_budget, chunked
+    return limits.seq_limit, limits.token_budget, limits.chunked_prefill
 
 
 def _async_scheduling(point: ServingPoint) -> bool:

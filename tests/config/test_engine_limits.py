@@ -34,7 +34,7 @@ def test_the_memory_threshold_is_the_device_memory() -> None:
 def test_v0_limits_follow_the_context(max_len: int, tokens: int) -> None:
     """vLLM V0: 256 sequences; 512-token chunks for models over 32K, else whole prompts up to max(len, 2048)."""
     limits = default_limits("vllm-v0", "nvidia_H100", 80 * GIB, offline=False, max_model_len=max_len)
-    assert limits == EngineLimits(256, tokens)
+    assert limits == EngineLimits(256, tokens, chunked_prefill=max_len > 32768)
 
 
 def test_given_limits_win_and_a_default_seq_limit_stays_under_the_budget() -> None:
@@ -47,14 +47,19 @@ def test_given_limits_win_and_a_default_seq_limit_stays_under_the_budget() -> No
                            int(h100.memory_bytes))
     assert (small.max_num_seqs, small.max_num_batched_tokens) == (512, 512)
     v0 = placed_options(ServingOptions(), "llama-3.1-8b-instruct", h100.id, int(h100.memory_bytes), engine="vllm-v0")
-    assert (v0.max_num_seqs, v0.max_num_batched_tokens) == (256, 512)  # Llama-3.1: 128K context
+    assert (v0.max_num_seqs, v0.max_num_batched_tokens, v0.chunked_prefill) == (256, 512, True)  # 128K context
+    v0 = placed_options(ServingOptions(), "llama-3-70b-instruct", h100.id, int(h100.memory_bytes), engine="vllm-v0")
+    assert (v0.max_num_seqs, v0.max_num_batched_tokens, v0.chunked_prefill) == (256, 8192, False)  # 8K: whole prompts
+    given = placed_options(ServingOptions(enable_chunked_prefill=True), "llama-3-70b-instruct", h100.id,
+                           int(h100.memory_bytes), engine="vllm-v0")
+    assert given.chunked_prefill
 
 
 def test_options_never_placed_use_the_small_gpu_defaults() -> None:
     """An engine built by hand from ServingOptions() runs with vLLM V1's small-GPU limits."""
     opts = ServingOptions()
     assert (opts.max_num_seqs, opts.max_num_batched_tokens) == (None, None)
-    assert (opts.seq_limit, opts.token_budget) == (256, 2048)
+    assert (opts.seq_limit, opts.token_budget, opts.chunked_prefill) == (256, 2048, True)
 
 
 def test_a_larger_seq_limit_reserves_more_logits_memory() -> None:

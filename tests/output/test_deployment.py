@@ -115,9 +115,9 @@ def test_identical_nodes_are_said_once() -> None:
 
 
 def test_renderer_groups_replicas_and_names_everything() -> None:
-    groups = group_replicas([("m/a", "g1", 2, 1, "p", "both", 1024, 8192, "fp8"),
-                             ("m/a", "g1", 2, 2, "p", "both", 1024, 8192, "fp8"),
-                             ("m/b", "g2", 1, 2, "q", "both", 256, 2048, "16-bit, fp8 KV")])
+    groups = group_replicas([("m/a", "g1", 2, 1, "p", "both", 1024, 8192, True, "fp8"),
+                             ("m/a", "g1", 2, 2, "p", "both", 1024, 8192, True, "fp8"),
+                             ("m/b", "g2", 1, 2, "q", "both", 256, 4096, False, "16-bit, fp8 KV")])
     assert [(g.model, g.replicas, g.nodes) for g in groups] == [("m/a", 2, [1, 2]), ("m/b", 1, [2])]
     d = Deployment(input="t.jsonl", environment="env.json", environment_changes=3, models=["m/a", "m/b"],
                    nodes=[NodeGpus(node=1, name="x", gpus={"g1": 4})], gpu_names={"g1": "Card One"},
@@ -128,7 +128,7 @@ def test_renderer_groups_replicas_and_names_everything() -> None:
     assert lines[0] == "ran: a, b on env.json, 3 environment change(s); input t.jsonl"
     assert lines[1] == "cluster: node 1 (x): 4 x g1 (Card One)"
     assert lines[2] == ("replicas at the end: 2 x a TP2 fp8 on g1 (nodes 1,2, batches up to 1024 seqs / 8192 tokens); "
-                        "1 x b TP1 16-bit, fp8 KV on g2 (node 2, batches up to 256 seqs / 2048 tokens)")
+                        "1 x b TP1 16-bit, fp8 KV on g2 (node 2, batches up to 256 seqs / 4096 tokens, prompts unchunked)")
     assert lines[3] == "engine: calibration default (p, q); async scheduling on some deployments; API server 7.2 ms per request"
     assert lines[4] == "routing least-loaded; re-provisioning random"
     assert lines[5] == "start: cold (--cold-start); model loads: 1, 2.2 s longest; 1 request waited for one"
