@@ -1,8 +1,8 @@
-"""The serving engine's default batch limits (max_num_seqs, max_num_batched_tokens) for a GPU, as vLLM picks them.
+"""The serving engine's default batch limits for a GPU (max_num_seqs, max_num_batched_tokens, chunking), as vLLM picks them.
 
 vLLM V1 sizes its defaults by the GPU (vllm/engine/arg_utils.py; PR #12369 for H100/H200, #17073 for
-every GPU with 70 GiB or more, #17885 for keeping A100s at the small values, where the large budget cost
-36 % of Llama-70B TP2 throughput):
+every GPU with 70 GiB or more, #17885 for keeping A100s at the small values, which gave Llama-70B TP2
+36 % more throughput there):
 
 | GPU | API server (`vllm serve`) | `LLM` class (offline) |
 | --- | --- | --- |
